@@ -1,0 +1,67 @@
+"""Who is on the other side of a conversation, decided from trusted facts only.
+
+The customer id is never taken from what the user typed or from a slot. It comes
+from one of two places:
+- a ``cust:<id>:<session>`` sender id, which only our Rasa-side channels create,
+  after verifying the customer token (see ``bot.identity``);
+- a messaging-channel identity the customer linked explicitly (``channel_identities``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+from sqlalchemy.orm import Session
+
+from supportbot.services.support import ConversationRef
+from supportbot.store.models import Customer
+from supportbot.store.repo import customer_for_channel
+
+VERIFIED_PREFIX = "cust:"
+ANONYMOUS_PREFIX = "anon:"
+
+
+def customer_from_sender(sender_id: str) -> str | None:
+    if not sender_id.startswith(VERIFIED_PREFIX):
+        return None
+    customer_id, _, _session = sender_id[len(VERIFIED_PREFIX) :].rpartition(":")
+    return customer_id or None
+
+
+def input_channel(tracker: Tracker) -> str | None:
+    channel = tracker.get_latest_input_channel()
+    return str(channel) if channel else None
+
+
+def resolve_customer(*, session: Session, tracker: Tracker) -> str | None:
+    """The verified customer's id, or None; a verified id with no profile counts as None."""
+    sender_id = tracker.sender_id
+    customer_id = customer_from_sender(sender_id)
+    if customer_id is None:
+        channel = input_channel(tracker)
+        if channel and not sender_id.startswith((ANONYMOUS_PREFIX, VERIFIED_PREFIX)):
+            customer_id = customer_for_channel(session=session, channel=channel, external_id=sender_id)
+    if customer_id is None or session.get(Customer, customer_id) is None:
+        return None
+    return customer_id
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    customer_id: str | None
+    conversation: ConversationRef
+    today: dt.date
+    latest_text: str
+
+    @classmethod
+    def build(cls, *, session: Session, tracker: Tracker, today: dt.date | None = None) -> ActionContext:
+        latest: dict[str, Any] = tracker.latest_message or {}
+        return cls(
+            customer_id=resolve_customer(session=session, tracker=tracker),
+            conversation=ConversationRef(tracker.sender_id, input_channel(tracker)),
+            today=today or dt.datetime.now(dt.UTC).date(),
+            latest_text=str(latest.get("text") or ""),
+        )

@@ -1,0 +1,52 @@
+"""Loyalty points, tier and what they can be redeemed for."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import Events, StoreAction, customer_id_of
+from actions.context import ActionContext
+from supportbot.store.models import LOYALTY_TIERS
+from supportbot.store.repo import RewardView, get_profile, loyalty_rewards
+
+
+def affordable(rewards: list[RewardView], *, points: int, tier: str) -> list[RewardView]:
+    rank = LOYALTY_TIERS.index(tier) if tier in LOYALTY_TIERS else 0
+    return [r for r in rewards if r.points_cost <= points and LOYALTY_TIERS.index(r.min_tier) <= rank]
+
+
+class ActionLoyalty(StoreAction):
+    anonymous_response = "utter_anon_loyalty"
+
+    def name(self) -> str:
+        return "action_loyalty"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        profile = get_profile(session=session, customer_id=customer_id_of(ctx))
+        if profile is None or profile.loyalty is None:
+            dispatcher.utter_message(response="utter_no_loyalty")
+            return []
+        loyalty = profile.loyalty
+        rewards = loyalty_rewards(session=session)
+        can_have = affordable(rewards, points=loyalty.points, tier=loyalty.tier)
+        if can_have:
+            rewards_text = "You can redeem: " + "; ".join(f"{r.name} ({r.points_cost:,} pts)" for r in can_have[-3:])
+        else:
+            cheapest = min(rewards, key=lambda r: r.points_cost, default=None)
+            rewards_text = (
+                f"You're {cheapest.points_cost - loyalty.points:,} points away from {cheapest.name}."
+                if cheapest
+                else ""
+            )
+        dispatcher.utter_message(
+            response="utter_loyalty",
+            name=profile.first_name,
+            points=f"{loyalty.points:,}",
+            tier=loyalty.tier.title(),
+            rewards=rewards_text,
+        )
+        return []

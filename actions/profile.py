@@ -1,0 +1,135 @@
+"""Greeting by name, plan and renewal questions, renewing now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import Events, StoreAction, customer_id_of
+from actions.context import ActionContext
+from supportbot.formatting import long_date, money, relative_days, short_date
+from supportbot.services.account import renew_now
+from supportbot.store.repo import Profile, get_profile
+
+
+def greeting_context(profile: Profile, today: dt.date) -> str:
+    """One personal sentence: a renewal that is close, else the latest purchase, else tenure."""
+    sub = profile.subscription
+    if sub and sub.status != "cancelled" and sub.renews_on and 0 <= (sub.renews_on - today).days <= 7:
+        return f"Heads-up: your {sub.plan.name} plan renews {relative_days(sub.renews_on, today)}."
+    order = profile.last_order
+    if order and order.items and (today - order.placed_at.date()).days <= 90:
+        return f"I hope you're enjoying your {order.items[0]} from {short_date(order.placed_at.date())}."
+    years = (today - profile.customer_since).days // 365
+    if years >= 1:
+        return f"Thanks for being with us for {years} year{'s' if years != 1 else ''}."
+    return "Welcome aboard!"
+
+
+class ActionGreet(StoreAction):
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_greet"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        profile = get_profile(session=session, customer_id=ctx.customer_id) if ctx.customer_id else None
+        if profile is None:
+            dispatcher.utter_message(response="utter_greet")
+        else:
+            dispatcher.utter_message(
+                response="utter_greet_customer",
+                name=profile.first_name,
+                context_line=greeting_context(profile, ctx.today),
+            )
+        return []
+
+
+def _plan_facts(profile: Profile, today: dt.date) -> dict[str, Any]:
+    sub = profile.subscription
+    assert sub is not None
+    return {
+        "name": profile.first_name,
+        "plan": sub.plan.name,
+        "status": sub.status.replace("_", " "),
+        "period": sub.billing_period,
+        "price": money(sub.price_on(sub.renews_on or today), sub.currency),
+        "date": long_date(sub.renews_on) if sub.renews_on else "no date set",
+        "when": relative_days(sub.renews_on, today) if sub.renews_on else "",
+        "since": short_date(sub.started_on),
+    }
+
+
+class ActionShowPlan(StoreAction):
+    anonymous_response = "utter_anon_plan"
+
+    def name(self) -> str:
+        return "action_show_plan"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        profile = get_profile(session=session, customer_id=customer_id_of(ctx))
+        if profile is None or profile.subscription is None:
+            dispatcher.utter_message(response="utter_no_subscription")
+            return []
+        facts = _plan_facts(profile, ctx.today)
+        sub = profile.subscription
+        if sub.status == "cancelled":
+            dispatcher.utter_message(response="utter_plan_cancelled", **facts)
+        elif sub.status == "past_due":
+            dispatcher.utter_message(response="utter_plan_past_due", **facts)
+        else:
+            dispatcher.utter_message(response="utter_plan_status", **facts)
+        return []
+
+
+class ActionShowRenewal(StoreAction):
+    anonymous_response = "utter_anon_renewal"
+
+    def name(self) -> str:
+        return "action_show_renewal"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        profile = get_profile(session=session, customer_id=customer_id_of(ctx))
+        sub = profile.subscription if profile else None
+        if profile is None or sub is None:
+            dispatcher.utter_message(response="utter_no_subscription")
+            return []
+        facts = _plan_facts(profile, ctx.today)
+        if sub.status == "cancelled":
+            dispatcher.utter_message(response="utter_renewal_cancelled", **facts)
+        elif not sub.auto_renew:
+            dispatcher.utter_message(response="utter_renewal_manual", **facts)
+        else:
+            dispatcher.utter_message(response="utter_renewal_info", **facts)
+        return []
+
+
+class ActionRenewNow(StoreAction):
+    anonymous_response = "utter_anon_renewal"
+
+    def name(self) -> str:
+        return "action_renew_now"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        sub = renew_now(
+            session=session, customer_id=customer_id_of(ctx), today=ctx.today, conversation=ctx.conversation
+        )
+        dispatcher.utter_message(
+            response="utter_renewed",
+            plan=sub.plan.name,
+            price=money(sub.price_on(ctx.today), sub.currency),
+            date=long_date(sub.renews_on) if sub.renews_on else "",
+        )
+        return []

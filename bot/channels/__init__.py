@@ -1,0 +1,1 @@
+"""Rasa input channels that bind conversations to verified customers (rasa environment)."""

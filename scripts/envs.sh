@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Create or update the two Python environments (see docs/ARCHITECTURE.md):
+#   .venvs/rasa  Python 3.10, rasa==3.6.21          (requirements/rasa.lock)
+#   .venvs/app   Python 3.11, everything else         (requirements/app.lock)
+# Idempotent and quick when nothing changed: each env remembers the hash of the
+# lock file it was built from and is only touched when that hash changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[envs]\033[0m %s\n' "$*"; }
+
+find_python() {  # find_python 3.10 -> path of a python3.10 interpreter, or nothing
+  local version=$1 candidate
+  for candidate in "python$version" "$(command -v pyenv >/dev/null 2>&1 && pyenv root)/versions/$version"*/bin/"python$version"; do
+    if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
+       && "$candidate" -c "import sys; sys.exit(0 if sys.version_info[:2] == tuple(map(int, '$version'.split('.'))) else 1)" 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    local prefix
+    prefix=$(pyenv prefix "$(pyenv versions --bare | grep -E "^${version//./\\.}(\.|$)" | tail -n 1)" 2>/dev/null || true)
+    if [ -n "$prefix" ] && [ -x "$prefix/bin/python$version" ]; then echo "$prefix/bin/python$version"; return 0; fi
+  fi
+  return 1
+}
+
+build_env() {  # build_env NAME PYTHON_VERSION LOCKFILE
+  local name=$1 version=$2 lock=$3 dir=".venvs/$1" python stamp want
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  stamp="$dir/.lock.sha256"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/python" ]; then
+    log "$name env up to date ($dir)"; return 0
+  fi
+  if ! python=$(find_python "$version"); then
+    echo "error: Python $version is needed for the $name environment but was not found on PATH or in pyenv." >&2
+    echo "       Install it, e.g. 'pyenv install $version' (https://github.com/pyenv/pyenv), then run this again." >&2
+    exit 1
+  fi
+  log "building $name env with $python from $lock (a few minutes the first time)"
+  [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.2"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$lock"
+  "$dir/bin/python" -m pip check
+  echo "$want" > "$stamp"
+  log "$name env ready"
+}
+
+want=${1:-all}
+mkdir -p .venvs
+if [ "$want" = all ] || [ "$want" = rasa ]; then build_env rasa 3.10 requirements/rasa.lock; fi
+if [ "$want" = all ] || [ "$want" = app ]; then build_env app 3.11 requirements/app.lock; fi

@@ -1,0 +1,244 @@
+"""Subscriptions: renewing, changing plan, and cancelling with a retention offer first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from supportbot.errors import InvalidRequestError, NotFoundError
+from supportbot.formatting import feature_name, join_words, money
+from supportbot.services.support import ConversationRef, record_interaction
+from supportbot.store.models import Customer, Plan, Subscription, utcnow
+from supportbot.store.repo import PlanView, SubscriptionView, _plan_view, _subscription_view, current_subscription
+
+
+def _load_customer(session: Session, customer_id: str) -> Customer:
+    customer = session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .options(
+            selectinload(Customer.subscriptions).selectinload(Subscription.plan),
+            selectinload(Customer.usage),
+            selectinload(Customer.loyalty),
+        )
+    )
+    if customer is None:
+        raise NotFoundError(f"customer {customer_id} not found")
+    return customer
+
+
+def _subscription(customer: Customer) -> Subscription:
+    sub = current_subscription(customer)
+    if sub is None:
+        raise InvalidRequestError("You don't have a subscription with us yet.")
+    return sub
+
+
+def add_period(day: dt.date, billing_period: str) -> dt.date:
+    """One billing period later; 31 January + 1 month is the last day of February."""
+    if billing_period == "yearly":
+        try:
+            return day.replace(year=day.year + 1)
+        except ValueError:  # 29 February
+            return day.replace(year=day.year + 1, day=28)
+    month = day.month % 12 + 1
+    year = day.year + (day.month == 12)
+    for candidate_day in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, candidate_day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def renew_now(
+    *, session: Session, customer_id: str, today: dt.date, conversation: ConversationRef | None
+) -> SubscriptionView:
+    """Pay the next period now: the renewal date moves one period on; a cancelled plan restarts."""
+    customer = _load_customer(session, customer_id)
+    sub = _subscription(customer)
+    if sub.status == "cancelled":
+        sub.status = "active"
+        sub.cancelled_at = None
+        sub.cancel_reason = None
+        base = max(today, sub.renews_on or today)
+        sub.renews_on = add_period(base, sub.billing_period) if base == today else base
+        sub.auto_renew = True
+        summary = f"reactivated {sub.plan_code}, renews {sub.renews_on}"
+    else:
+        base = max(today, sub.renews_on or today)
+        sub.renews_on = add_period(base, sub.billing_period)
+        if sub.status == "past_due":
+            sub.status = "active"
+        summary = f"renewed {sub.plan_code} early, next renewal {sub.renews_on}"
+    sub.last_renewed_at = utcnow()
+    record_interaction(
+        session=session, customer_id=customer_id, kind="renewal", summary=summary, conversation=conversation
+    )
+    session.flush()
+    return _subscription_view(sub)
+
+
+@dataclass(frozen=True)
+class RetentionOffer:
+    """What we offer before a cancellation, and why it fits this customer."""
+
+    discount_percent: int
+    months: int
+    regular_price: str
+    discounted_price: str
+    reasons: str
+    """A personal sentence: tenure, loyalty, the features they rely on."""
+    cheaper_plan: PlanView | None
+    cheaper_price: str | None
+
+
+def retention_offer(
+    *, session: Session, customer_id: str, today: dt.date, discount_percent: int, months: int
+) -> RetentionOffer:
+    customer = _load_customer(session, customer_id)
+    sub = _subscription(customer)
+    if sub.status == "cancelled":
+        raise InvalidRequestError("Your subscription is already cancelled.")
+    years = (today - customer.customer_since).days // 365
+    reasons: list[str] = []
+    if years >= 1:
+        reasons.append(f"you've been with us for {years} year{'s' if years != 1 else ''}")
+    favourite = sorted((u for u in customer.usage if u.uses_last_30d > 0), key=lambda u: -u.uses_last_30d)[:2]
+    if favourite:
+        reasons.append(
+            f"you used {join_words([feature_name(u.feature) for u in favourite])} "
+            f"{sum(u.uses_last_30d for u in favourite)} times this month"
+        )
+    if customer.loyalty and customer.loyalty.points:
+        reasons.append(f"you have {customer.loyalty.points:,} loyalty points")
+    cheaper = session.scalar(
+        select(Plan).where(Plan.active.is_(True), Plan.rank < sub.plan.rank).order_by(Plan.rank.desc()).limit(1)
+    )
+    discounted = round(sub.price_cents * (100 - discount_percent) / 100)
+    return RetentionOffer(
+        discount_percent=discount_percent,
+        months=months,
+        regular_price=money(sub.price_cents, sub.currency),
+        discounted_price=money(discounted, sub.currency),
+        reasons=join_words(reasons),
+        cheaper_plan=_plan_view(cheaper) if cheaper else None,
+        cheaper_price=money(cheaper.monthly_price_cents, cheaper.currency) if cheaper else None,
+    )
+
+
+def accept_retention_offer(
+    *,
+    session: Session,
+    customer_id: str,
+    today: dt.date,
+    discount_percent: int,
+    months: int,
+    conversation: ConversationRef | None,
+) -> SubscriptionView:
+    customer = _load_customer(session, customer_id)
+    sub = _subscription(customer)
+    if sub.status == "cancelled":
+        raise InvalidRequestError("Your subscription is already cancelled.")
+    sub.discount_percent = discount_percent
+    until = today
+    for _ in range(months):
+        until = add_period(until, "monthly")
+    sub.discount_until = until
+    record_interaction(
+        session=session,
+        customer_id=customer_id,
+        kind="retention_offer",
+        summary=f"accepted {discount_percent}% off for {months} months instead of cancelling",
+        conversation=conversation,
+    )
+    session.flush()
+    return _subscription_view(sub)
+
+
+def cancel_subscription(
+    *, session: Session, customer_id: str, reason: str, conversation: ConversationRef | None
+) -> SubscriptionView:
+    """Cancel at the end of the paid period: no further renewal, access until ``renews_on``."""
+    customer = _load_customer(session, customer_id)
+    sub = _subscription(customer)
+    if sub.status == "cancelled":
+        raise InvalidRequestError("Your subscription is already cancelled.")
+    sub.status = "cancelled"
+    sub.auto_renew = False
+    sub.cancelled_at = utcnow()
+    sub.cancel_reason = reason[:500]
+    record_interaction(
+        session=session,
+        customer_id=customer_id,
+        kind="cancellation",
+        summary=f"cancelled {sub.plan_code}: {reason[:200]}",
+        conversation=conversation,
+    )
+    session.flush()
+    return _subscription_view(sub)
+
+
+@dataclass(frozen=True)
+class PlanOption:
+    plan: PlanView
+    direction: str
+    """``upgrade`` or ``downgrade`` relative to the current plan."""
+    price: str
+    gains: tuple[str, ...]
+    losses: tuple[str, ...]
+
+
+def plan_options(*, session: Session, customer_id: str) -> tuple[SubscriptionView | None, list[PlanOption]]:
+    customer = _load_customer(session, customer_id)
+    sub = current_subscription(customer)
+    current_rank = sub.plan.rank if sub else -1
+    current_features = set(_plan_view(sub.plan).features) if sub else set()
+    options = []
+    for plan in session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.rank)):
+        if sub and plan.code == sub.plan_code:
+            continue
+        view = _plan_view(plan)
+        options.append(
+            PlanOption(
+                plan=view,
+                direction="upgrade" if plan.rank > current_rank else "downgrade",
+                price=money(plan.monthly_price_cents, plan.currency),
+                gains=tuple(feature_name(f) for f in view.features if f not in current_features),
+                losses=tuple(feature_name(f) for f in sorted(current_features - set(view.features))),
+            )
+        )
+    return (_subscription_view(sub) if sub else None), options
+
+
+def change_plan(
+    *, session: Session, customer_id: str, plan_code: str, conversation: ConversationRef | None
+) -> SubscriptionView:
+    """Move to another plan from the next renewal; the new price is the catalogue price."""
+    customer = _load_customer(session, customer_id)
+    sub = _subscription(customer)
+    plan = session.get(Plan, plan_code)
+    if plan is None or not plan.active:
+        raise InvalidRequestError(f"We don't have a plan called “{plan_code}”.")
+    if sub.plan_code == plan.code:
+        raise InvalidRequestError(f"You're already on {plan.name}.")
+    if sub.status == "cancelled":
+        raise InvalidRequestError("Your subscription is cancelled; renew it first, then change plan.")
+    old = sub.plan_code
+    sub.plan_code = plan.code
+    sub.plan = plan
+    per_period = plan.monthly_price_cents * (12 if sub.billing_period == "yearly" else 1)
+    sub.price_cents = per_period
+    sub.currency = plan.currency
+    record_interaction(
+        session=session,
+        customer_id=customer_id,
+        kind="plan_change",
+        summary=f"{old} -> {plan.code}",
+        conversation=conversation,
+    )
+    session.flush()
+    return _subscription_view(sub)

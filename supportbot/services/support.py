@@ -1,0 +1,71 @@
+"""Recording what a person may need to see: handoffs, problem reports, account changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from supportbot.store.models import INTERACTION_KINDS, SupportInteraction, utcnow
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    """Where a request came from, so a person can find the conversation again."""
+
+    conversation_id: str
+    channel: str | None
+
+
+def record_interaction(
+    *,
+    session: Session,
+    customer_id: str | None,
+    kind: str,
+    summary: str,
+    conversation: ConversationRef | None,
+    status: str = "closed",
+    now: dt.datetime | None = None,
+) -> int:
+    if kind not in INTERACTION_KINDS:
+        raise ValueError(f"unknown interaction kind {kind!r}")
+    created = now or utcnow()
+    row = SupportInteraction(
+        customer_id=customer_id,
+        conversation_id=conversation.conversation_id if conversation else None,
+        channel=conversation.channel if conversation else None,
+        kind=kind,
+        status=status,
+        summary=summary,
+        created_at=created,
+        closed_at=created if status == "closed" else None,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def request_handoff(*, session: Session, customer_id: str | None, conversation: ConversationRef, reason: str) -> int:
+    """Open a handoff: the conversation now waits for a person (the console lists open ones)."""
+    return record_interaction(
+        session=session,
+        customer_id=customer_id,
+        kind="handoff",
+        summary=reason,
+        conversation=conversation,
+        status="open",
+    )
+
+
+def report_problem(
+    *, session: Session, customer_id: str | None, conversation: ConversationRef, description: str
+) -> int:
+    return record_interaction(
+        session=session,
+        customer_id=customer_id,
+        kind="problem_report",
+        summary=description.strip()[:2000],
+        conversation=conversation,
+        status="open",
+    )

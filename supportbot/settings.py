@@ -1,0 +1,61 @@
+"""One settings object for the app environment, read from the environment and ``.env``.
+
+Every variable is prefixed ``SUPPORTBOT_`` except the two secrets shared with the
+Rasa server (``CUSTOMER_TOKEN_SECRET``, ``RASA_API_TOKEN``), which keep the same
+name in both environments so one ``var/secrets.env`` serves both.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from supportbot.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test", "password"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SUPPORTBOT_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    mode: Literal["development", "production"] = "development"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'support.db'}"
+    customer_token_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CUSTOMER_TOKEN_SECRET")
+    )
+    customer_token_ttl_seconds: int = 3600
+    rasa_url: str = "http://localhost:5005"
+    rasa_api_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("RASA_API_TOKEN"))
+    support_email: str = "support@example.com"
+    retention_discount_percent: int = 20
+    retention_discount_months: int = 3
+    demo_mode: bool = True
+
+    @model_validator(mode="after")
+    def _secrets_are_real_in_production(self) -> Settings:
+        if self.mode == "production":
+            for name in ("customer_token_secret", "rasa_api_token"):
+                value = getattr(self, name)
+                if value is None or value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(f"{name.upper()} must be set to a real secret in production")
+                if len(value.get_secret_value()) < 32:
+                    raise ValueError(f"{name.upper()} must be at least 32 characters in production")
+            if self.demo_mode:
+                raise ValueError("SUPPORTBOT_DEMO_MODE must be false in production")
+        return self
+
+    def token_secret(self) -> str:
+        """The customer-token secret, or a clear error naming how to set it."""
+        if self.customer_token_secret is None or not self.customer_token_secret.get_secret_value():
+            raise ConfigurationError("CUSTOMER_TOKEN_SECRET is not set; `make run` creates one in var/secrets.env")
+        return self.customer_token_secret.get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
