@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 from typing import Any
@@ -50,7 +51,14 @@ class _ConsentAction(StoreAction):
     """Opt out of / back into one kind of proactive message (abstract)."""
 
     granted: bool = False
+    intent: str = ""
+    ask_response: str = ""
+    done_response: str = ""
     anonymous_response = "utter_anon_consent"
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so rasa-sdk does not register this shared base as an action."""
 
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -58,9 +66,8 @@ class _ConsentAction(StoreAction):
         kind = normalise_outreach_kind(tracker.get_slot("outreach_kind")) or normalise_outreach_kind(
             tracker.get_slot("last_outreach_kind")
         )
-        intent = "opt_in" if self.granted else "opt_out"
         if kind is None:
-            dispatcher.utter_message(response=f"utter_ask_{intent}_kind", buttons=kind_buttons(intent))
+            dispatcher.utter_message(response=self.ask_response, buttons=kind_buttons(self.intent))
             return [SlotSet("outreach_kind", None)]
         set_consent(
             session=session,
@@ -69,7 +76,7 @@ class _ConsentAction(StoreAction):
             granted=self.granted,
             conversation=ctx.conversation,
         )
-        dispatcher.utter_message(response=f"utter_{intent}_done", kind=KIND_NAMES[kind])
+        dispatcher.utter_message(response=self.done_response, kind=KIND_NAMES[kind])
         return [SlotSet("outreach_kind", None)]
 
     def anonymous_events(self, tracker: Tracker) -> Events:
@@ -81,6 +88,9 @@ class _ConsentAction(StoreAction):
 
 class ActionOptOut(_ConsentAction):
     granted = False
+    intent = "opt_out"
+    ask_response = "utter_ask_opt_out_kind"
+    done_response = "utter_opt_out_done"
 
     def name(self) -> str:
         return "action_opt_out"
@@ -88,6 +98,9 @@ class ActionOptOut(_ConsentAction):
 
 class ActionOptIn(_ConsentAction):
     granted = True
+    intent = "opt_in"
+    ask_response = "utter_ask_opt_in_kind"
+    done_response = "utter_opt_in_done"
 
     def name(self) -> str:
         return "action_opt_in"

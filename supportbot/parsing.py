@@ -64,10 +64,10 @@ def parse_birthday(text: str, *, today: dt.date) -> dt.date:
     elif (match := _DAY_MONTH.match(cleaned)) or (match := _MONTH_DAY.match(cleaned)):
         groups = match.groups()
         day_text, month_text = (groups[0], groups[1]) if match.re is _DAY_MONTH else (groups[1], groups[0])
-        month = MONTHS.get(month_text)
-        if month is None:
+        month_number = MONTHS.get(month_text)
+        if month_number is None:
             raise InvalidRequestError(f"I don't know the month “{month_text}”. Try e.g. “14 March 1990”.")
-        result = _birthday(int(groups[2]) if groups[2] else None, month, int(day_text))
+        result = _birthday(int(groups[2]) if groups[2] else None, month_number, int(day_text))
     elif match := _NUMERIC.match(cleaned):
         first, second, year = (int(g) for g in match.groups())
         if first <= 12 and second <= 12 and first != second:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import run_rasa
 
@@ -15,9 +17,29 @@ NLU_ACCURACY_THRESHOLD = 0.85
 """Held-out intent accuracy the assistant must keep; raise it as the pipeline improves."""
 
 
+UNUSED_RESPONSE = re.compile(r"UserWarning: The utterance '(\w+)' is not used in any story or rule")
+
+
+def responses_used_by_code() -> set[str]:
+    """Responses our custom actions send, and the ``utter_ask_<slot>`` prompts forms use."""
+    code = "\n".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    used = set(re.findall(r'"(utter_\w+)"', code))
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    for form in domain.get("forms", {}).values():
+        used.update(f"utter_ask_{slot}" for slot in form["required_slots"])
+    return used
+
+
 def test_training_data_and_domain_are_valid() -> None:
-    result = run_rasa("data", "validate", "--fail-on-warnings", timeout=600)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    """``rasa data validate``; its only tolerated warning is a response that no story uses
+    but a custom action or a form does (Rasa cannot see into the action server)."""
+    result = run_rasa("data", "validate", timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    unused = set(UNUSED_RESPONSE.findall(output))
+    assert unused - responses_used_by_code() == set(), "responses used nowhere"
+    other = [line for line in output.splitlines() if "UserWarning" in line and not UNUSED_RESPONSE.search(line)]
+    assert other == [], "\n".join(other)
 
 
 def test_conversation_stories_pass_without_prediction_errors(trained_model: Path, tmp_path: Path) -> None:

@@ -80,6 +80,6 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPPORTBOT_", "CUSTOMER_TOKEN", "RASA_API"))}
-    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
     env.update(extra)
     return env

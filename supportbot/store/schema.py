@@ -1,0 +1,13 @@
+"""Every table of the profile store in one metadata, for Alembic and schema tests.
+
+Tables live in modules by area (``models`` for customers and accounts; later
+modules for outreach and feedback), all on the same ``Base``. Import this module,
+not the parts, wherever the whole schema is needed.
+"""
+
+from __future__ import annotations
+
+from supportbot.store import models
+from supportbot.store.models import Base
+
+__all__ = ["Base", "models"]

@@ -1,0 +1,177 @@
+"""Test data builders: valid customer rows and the CSV/JSON files that carry them.
+
+Each builder returns something valid; a test states only what it changes
+(``customer_row(3, time_zone="Mars/Olympus")``), so the reason it fails is the
+one the test is about.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportbot.store.db import make_engine, session_factory
+from supportbot.store.demo import seed_catalogue
+from supportbot.store.import_records import FLAT_FIELDS
+from supportbot.store.migrate import upgrade_database
+from supportbot.store.models import Customer, FeatureUsage, LoyaltyAccount, Order, OrderItem, Subscription
+
+
+def _in_days(days: int) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+
+
+def customer_row(number: int, **overrides: Any) -> dict[str, Any]:
+    """A valid flat customer (CSV row or JSON object) with an id and email unique to ``number``."""
+    row: dict[str, Any] = {
+        "id": f"T{number:06d}",
+        "first_name": "Test",
+        "last_name": f"Customer{number}",
+        "email": f"test.customer{number}@example.com",
+        "phone": f"+1 212 555 01{number % 100:02d}",
+        "locale": "en-US",
+        "time_zone": "America/New_York",
+        "birthday": "1990-05-17",
+        "customer_since": "2022-01-15",
+        "segment": "consumer",
+        "preferred_channel": "web",
+        "plan_code": "plus",
+        "subscription_status": "active",
+        "billing_period": "monthly",
+        "price": "12.00",
+        "currency": "USD",
+        "renews_on": _in_days(20),
+        "auto_renew": "true",
+        "loyalty_points": "150",
+        "loyalty_tier": "bronze",
+        "consent_tips": "yes",
+        "quiet_hours_start": "21:30",
+        "quiet_hours_end": "07:30",
+    }
+    row.update(overrides)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def order_obj(order_ref: str, **overrides: Any) -> dict[str, Any]:
+    """A valid delivered order of one Lumen Pen and two packs of stylus tips (total 103.00)."""
+    order: dict[str, Any] = {
+        "order_ref": order_ref,
+        "placed_at": "2024-03-02T14:05:00+01:00",
+        "status": "delivered",
+        "currency": "USD",
+        "items": [
+            {"product_name": "Lumen Pen", "sku": "LUM-PEN-01", "quantity": 1, "unit_price": "79.00"},
+            {"product_name": "Stylus tips (6-pack)", "sku": "LUM-TIP-06", "quantity": 2, "unit_price": 12},
+        ],
+        "tracking_code": f"LMN{order_ref}001",
+        "expected_delivery": "2024-03-07",
+    }
+    order.update(overrides)
+    return order
+
+
+def usage_obj(feature: str, uses: int, **overrides: Any) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "feature": feature,
+        "uses_last_30d": uses,
+        "last_used_at": "2024-06-01T08:00:00Z",
+    }
+    usage.update(overrides)
+    return usage
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], *, columns: list[str] | None = None) -> Path:
+    """Write rows as CSV; columns default to every known field that any row uses, in order."""
+    if columns is None:
+        used = {key for row in rows for key in row}
+        columns = [name for name in FLAT_FIELDS if name in used]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({name: row.get(name, "") for name in columns})
+    return path
+
+
+def write_json(path: Path, rows: list[Any]) -> Path:
+    path.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Rows written straight into a migrated store, for action and service tests.
+# ---------------------------------------------------------------------------
+
+
+def prepared_store(path: Path) -> sessionmaker[Session]:
+    """A migrated SQLite file with the plan and reward catalogue, and its session factory."""
+    url = f"sqlite:///{path}"
+    upgrade_database(url=url)
+    sessions = session_factory(make_engine(url))
+    with sessions.begin() as session:
+        seed_catalogue(session=session)
+    return sessions
+
+
+def add_customer(
+    session: Session,
+    customer_id: str,
+    *,
+    first_name: str = "Test",
+    plan: str = "plus",
+    renews_in_days: int = 30,
+    price_cents: int = 1200,
+    status: str = "active",
+    time_zone: str = "Europe/London",
+    customer_since: dt.date = dt.date(2021, 6, 1),
+    loyalty_points: int = 1200,
+) -> Customer:
+    """A customer with one subscription, some usage and a loyalty account."""
+    today = dt.datetime.now(dt.UTC).date()
+    customer = Customer(
+        id=customer_id,
+        first_name=first_name,
+        last_name="Example",
+        email=f"{customer_id.lower()}@example.com",
+        time_zone=time_zone,
+        customer_since=customer_since,
+    )
+    customer.subscriptions.append(
+        Subscription(
+            plan_code=plan,
+            status=status,
+            price_cents=price_cents,
+            started_on=customer_since,
+            renews_on=today + dt.timedelta(days=renews_in_days),
+            auto_renew=status != "cancelled",
+        )
+    )
+    customer.usage.append(FeatureUsage(feature="sync", uses_last_30d=40))
+    customer.loyalty = LoyaltyAccount(points=loyalty_points, tier="silver")
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def add_order(
+    session: Session, customer_id: str, order_ref: str, *, product: str, days_ago: int, status: str
+) -> Order:
+    placed = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    order = Order(
+        customer_id=customer_id,
+        order_ref=order_ref,
+        placed_at=placed,
+        status=status,
+        total_cents=3900,
+        tracking_code="1Z999" if status == "shipped" else None,
+        expected_delivery=(placed + dt.timedelta(days=days_ago + 2)).date() if status == "shipped" else None,
+    )
+    order.items.append(OrderItem(product_name=product, sku=product.upper().replace(" ", "-"), unit_price_cents=3900))
+    session.add(order)
+    session.flush()
+    return order
