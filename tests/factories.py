@@ -158,9 +158,7 @@ def add_customer(
     return customer
 
 
-def add_order(
-    session: Session, customer_id: str, order_ref: str, *, product: str, days_ago: int, status: str
-) -> Order:
+def add_order(session: Session, customer_id: str, order_ref: str, *, product: str, days_ago: int, status: str) -> Order:
     placed = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
     order = Order(
         customer_id=customer_id,

@@ -230,8 +230,7 @@ def change_plan(
     old = sub.plan_code
     sub.plan_code = plan.code
     sub.plan = plan
-    per_period = plan.monthly_price_cents * (12 if sub.billing_period == "yearly" else 1)
-    sub.price_cents = per_period
+    sub.price_cents = plan.price_cents_for(sub.billing_period)
     sub.currency = plan.currency
     record_interaction(
         session=session,

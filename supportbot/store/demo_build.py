@@ -14,10 +14,10 @@ from supportbot.store.demo_catalogue import (
     PLANS_BY_CODE,
     PRODUCTS,
     TIER_THRESHOLDS,
-    YEARLY_MONTHS_CHARGED,
 )
 from supportbot.store.models import (
     OUTREACH_KINDS,
+    YEARLY_MONTHS_CHARGED,
     Consent,
     FeatureUsage,
     LoyaltyAccount,

@@ -31,7 +31,6 @@ PLANS = (
     PlanSpec("business", "Business", 4, 4900, _BUSINESS),
 )
 PLANS_BY_CODE = {plan.code: plan for plan in PLANS}
-YEARLY_MONTHS_CHARGED = 10
 """A yearly plan costs ten months: two months free."""
 
 # (code, name, points cost, minimum tier)

@@ -109,6 +109,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+YEARLY_MONTHS_CHARGED = 10
+"""A yearly subscription costs ten monthly prices: two months free."""
+
+
 class Plan(Base):
     """The plan catalogue: what a subscription can be on, and in which order plans rank."""
 
@@ -122,6 +126,10 @@ class Plan(Base):
     features: Mapped[str] = mapped_column(Text, default="")
     """Comma-separated feature codes included in the plan."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def price_cents_for(self, billing_period: str) -> int:
+        """The catalogue price of one billing period."""
+        return self.monthly_price_cents * (YEARLY_MONTHS_CHARGED if billing_period == "yearly" else 1)
 
 
 class Customer(Base):

@@ -1,0 +1,1 @@
+"""Custom NLU components loaded inside the Rasa server (rasa environment)."""
