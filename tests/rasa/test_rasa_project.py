@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import run_rasa
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.rasa
 
@@ -21,8 +22,10 @@ UNUSED_RESPONSE = re.compile(r"UserWarning: The utterance '(\w+)' is not used in
 
 
 def responses_used_by_code() -> set[str]:
-    """Responses our custom actions send, and the ``utter_ask_<slot>`` prompts forms use."""
-    code = "\n".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    """Responses our custom actions send (directly, or named by a campaign for the outreach
+    action), and the ``utter_ask_<slot>`` prompts forms use."""
+    sources = [*(ROOT / "actions").glob("*.py"), *(ROOT / "supportbot" / "outreach").glob("*.py")]
+    code = "\n".join(p.read_text() for p in sources)
     used = set(re.findall(r'"(utter_\w+)"', code))
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
     for form in domain.get("forms", {}).values():
@@ -42,31 +45,41 @@ def test_training_data_and_domain_are_valid() -> None:
     assert other == [], "\n".join(other)
 
 
-def test_conversation_stories_pass_without_prediction_errors(trained_model: Path, tmp_path: Path) -> None:
-    out = tmp_path / "core"
+@pytest.fixture(scope="module")
+def rasa_test_results(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, Path]:
+    """One ``rasa test`` run (stories and held-out NLU together: one TensorFlow start-up, not two)."""
+    out = tmp_path_factory.mktemp("rasa-test")
     result = run_rasa(
         "test",
-        "core",
         "--model",
         str(trained_model),
         "--stories",
         "tests/stories",
+        "--nlu",
+        "tests/nlu",
         "--fail-on-prediction-errors",
         "--out",
         str(out),
     )
+    return result.returncode, result.stdout[-4000:] + result.stderr[-4000:], out
+
+
+def test_conversation_stories_pass_without_prediction_errors(rasa_test_results: tuple[int, str, Path]) -> None:
+    returncode, output, out = rasa_test_results
     failed = out / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else ""
-    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}\n{details}"
+    assert returncode == 0, f"{output}\n{details}"
+    assert (out / "story_report.json").exists(), output
 
 
-def test_nlu_accuracy_on_the_held_out_set(trained_model: Path, tmp_path: Path) -> None:
-    out = tmp_path / "nlu"
-    result = run_rasa("test", "nlu", "--model", str(trained_model), "--nlu", "tests/nlu", "--out", str(out))
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    report = json.loads((out / "intent_report.json").read_text())
+def test_nlu_accuracy_on_the_held_out_set(rasa_test_results: tuple[int, str, Path]) -> None:
+    _, output, out = rasa_test_results
+    report_path = out / "intent_report.json"
+    assert report_path.exists(), output
+    report = json.loads(report_path.read_text())
     accuracy = report["accuracy"]
-    errors = json.loads((out / "intent_errors.json").read_text()) if (out / "intent_errors.json").exists() else []
+    errors_path = out / "intent_errors.json"
+    errors = json.loads(errors_path.read_text()) if errors_path.exists() else []
     confused = "\n".join(
         f"  {e['text']!r}: expected {e['intent']}, got {e['intent_prediction']['name']}" for e in errors
     )
