@@ -40,7 +40,9 @@ build_env() {  # build_env NAME PYTHON_VERSION LOCKFILE
   log "building $name env with $python from $lock (a few minutes the first time)"
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
   "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.2"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$lock"
+  # --no-compile: byte-compiling TensorFlow and PyTorch up front takes minutes;
+  # Python compiles each module on first import instead.
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$lock"
   "$dir/bin/python" -m pip check
   echo "$want" > "$stamp"
   log "$name env ready"
@@ -48,5 +50,17 @@ build_env() {  # build_env NAME PYTHON_VERSION LOCKFILE
 
 want=${1:-all}
 mkdir -p .venvs
-if [ "$want" = all ] || [ "$want" = rasa ]; then build_env rasa 3.10 requirements/rasa.lock; fi
-if [ "$want" = all ] || [ "$want" = app ]; then build_env app 3.11 requirements/app.lock; fi
+case "$want" in
+  rasa) build_env rasa 3.10 requirements/rasa.lock ;;
+  app) build_env app 3.11 requirements/app.lock ;;
+  all)
+    # The two builds are independent and mostly wait on unpacking: run them side by side.
+    build_env rasa 3.10 requirements/rasa.lock & rasa_pid=$!
+    build_env app 3.11 requirements/app.lock & app_pid=$!
+    status=0
+    wait "$rasa_pid" || status=1
+    wait "$app_pid" || status=1
+    exit "$status"
+    ;;
+  *) echo "usage: scripts/envs.sh [all|rasa|app]" >&2; exit 2 ;;
+esac
