@@ -141,8 +141,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     )
     servers = [actions, rasa]
     try:
-        wait_until(actions, http_ok(f"http://127.0.0.1:{actions_port}/health"), timeout=60)
-        wait_until(rasa, http_ok(f"http://127.0.0.1:{rasa_port}/status?token={api_token}"), timeout=180)
+        wait_until(actions, http_ok(f"http://127.0.0.1:{actions_port}/health"), timeout=300)
+        wait_until(rasa, http_ok(f"http://127.0.0.1:{rasa_port}/status?token={api_token}"), timeout=600)
         yield Stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             actions_url=f"http://127.0.0.1:{actions_port}",

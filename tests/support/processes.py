@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -37,6 +38,7 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    log_file: BinaryIO
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
@@ -51,13 +53,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=timeout)
+        self.log_file.close()
 
 
 def start_server(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> Server:
     log_path = log_dir / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return Server(name, process, log_path)
+    return Server(name, process, log_path, log)
 
 
 def wait_until(server: Server, ready: Callable[[], bool], *, timeout: float) -> None:
