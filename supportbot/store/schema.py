@@ -7,6 +7,7 @@ not the parts, wherever the whole schema is needed.
 
 from __future__ import annotations
 
+import supportbot.store.feedback_models  # noqa: F401  (feedback and themes tables)
 from supportbot.store import models
 from supportbot.store.models import Base
 

@@ -1,0 +1,115 @@
+"""``python -m supportbot.feedback <command>``: build and show feedback themes.
+
+- ``rebuild-themes``: re-cluster every redacted text (progress bar on stderr); one transaction.
+- ``assign-new``: attach texts recorded since the last rebuild to existing themes.
+- ``show-themes``: print the stored themes, largest first.
+
+The database URL and models come from settings (``SUPPORTBOT_DATABASE_URL``,
+``SUPPORTBOT_FEEDBACK_EMBEDDING_MODEL``, ``SUPPORTBOT_FEEDBACK_SPACY_MODEL``); ``--database-url``
+overrides the URL for one run. Expected failures end with a message and exit 1, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from supportbot.errors import SupportBotError
+from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
+from supportbot.feedback.themes import assign_new, list_themes, rebuild_themes
+from supportbot.settings import Settings, get_settings
+from supportbot.store.db import make_engine, session_factory
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            report = rebuild_themes(
+                session=session,
+                embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+                phraser=SpacyPhraser(model=settings.feedback_spacy_model),
+                distance_threshold=args.distance_threshold or settings.feedback_theme_distance_threshold,
+                min_size=args.min_size or settings.feedback_theme_min_size,
+                progress=not args.quiet,
+            )
+    finally:
+        engine.dispose()
+    print(
+        f"{report.themes} themes from {report.texts} texts ({report.distinct_texts} distinct); "
+        f"{report.assigned} assigned, {report.unassigned} left unassigned; {report.seconds:.1f} s"
+    )
+    return EXIT_OK
+
+
+def _assign(_args: argparse.Namespace, settings: Settings, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as session:
+            report = assign_new(
+                session=session,
+                embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+                min_similarity=settings.feedback_theme_assign_similarity,
+            )
+    finally:
+        engine.dispose()
+    print(f"{report.assigned} of {report.considered} unassigned texts joined a theme; {report.unassigned} wait")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace, _settings: Settings, url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            themes = list_themes(session=session, limit=args.limit)
+    finally:
+        engine.dispose()
+    if not themes:
+        print("no themes yet: run `python -m supportbot.feedback rebuild-themes`")
+    for theme in themes:
+        ratings = ", ".join(
+            part
+            for part in (
+                f"CSAT {theme.avg_csat:.1f}" if theme.avg_csat is not None else "",
+                f"NPS {theme.avg_nps:.1f}" if theme.avg_nps is not None else "",
+            )
+            if part
+        )
+        trend = " ".join(f"{week}:{count}" for week, count in list(theme.trend.items())[-6:])
+        print(f"#{theme.id} {theme.label}  [{theme.size}, {theme.polarity} {theme.polarity_score:+.2f}] {ratings}")
+        print(f"    weeks: {trend}")
+        for quote in theme.quotes:
+            print(f"    “{quote}”")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m supportbot.feedback", description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="override SUPPORTBOT_DATABASE_URL for this run")
+    commands = parser.add_subparsers(dest="command", required=True)
+    rebuild = commands.add_parser("rebuild-themes", help="re-cluster all feedback texts into themes")
+    rebuild.add_argument("--distance-threshold", type=float, help="cosine distance within a theme")
+    rebuild.add_argument("--min-size", type=int, help="smallest group that counts as a theme")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(handler=_rebuild)
+    commands.add_parser("assign-new", help="attach new texts to existing themes").set_defaults(handler=_assign)
+    show = commands.add_parser("show-themes", help="print stored themes")
+    show.add_argument("--limit", type=int, default=20)
+    show.set_defaults(handler=_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    url = args.database_url or settings.database_url
+    try:
+        return int(args.handler(args, settings, url))
+    except (SupportBotError, SQLAlchemyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED

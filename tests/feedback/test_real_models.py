@@ -1,0 +1,202 @@
+"""Redaction and themes with the REAL spaCy and sentence-transformers models (offline packages).
+
+The models load once for this module (module-scoped fixtures); on the shared two-core
+machine the whole module takes well under a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import Counter
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportbot.feedback import store
+from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
+from supportbot.feedback.redaction import SpacyRedactor
+from supportbot.feedback.themes import assign_new, list_themes, rebuild_themes
+from supportbot.settings import Settings
+from supportbot.store.feedback_models import Feedback
+
+pytestmark = pytest.mark.filterwarnings(
+    # torch / transformers emit deprecation noise on import; not our code.
+    "ignore::DeprecationWarning",
+    "ignore::FutureWarning",
+    "ignore::UserWarning",
+)
+
+SETTINGS = Settings()
+
+LOGIN = [
+    "I can't log in to my account",
+    "The app keeps logging me out every few minutes",
+    "Login fails with my correct password",
+    "I get signed out all the time and have to log in again",
+    "Can't sign in since the last update",
+    "My password is rejected when I try to log in",
+]
+BILLING = [
+    "I was charged twice for my subscription this month",
+    "You billed my card two times for the same plan",
+    "Double charge on my credit card, please refund one",
+    "There are two identical payments for my renewal",
+    "My monthly fee was taken twice",
+    "Duplicate charge on my bank statement for the subscription",
+]
+SYNC = [
+    "I love the sync feature, my notes are everywhere instantly",
+    "Syncing between my phone and laptop works beautifully",
+    "The sync is brilliant, everything stays up to date on all devices",
+    "Great sync across devices, best feature of the app",
+    "Sync between desktop and mobile is fast and reliable",
+    "Really love how my notes sync across all my devices",
+]
+
+
+@pytest.fixture(scope="module")
+def redactor() -> SpacyRedactor:
+    return SpacyRedactor(model=SETTINGS.feedback_spacy_model)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(model=SETTINGS.feedback_embedding_model)
+
+
+@pytest.fixture(scope="module")
+def phraser() -> SpacyPhraser:
+    return SpacyPhraser(model=SETTINGS.feedback_spacy_model)
+
+
+@pytest.mark.parametrize(
+    ("text", "removed", "placeholder"),
+    [
+        ("Sarah Johnson from your team was so helpful", ["Sarah", "Johnson"], "[NAME]"),
+        ("I spoke to Michael yesterday and he fixed it", ["Michael"], "[NAME]"),
+        ("Please email me at jane.doe+billing@example.co.uk", ["jane.doe", "example.co.uk"], "[EMAIL]"),
+        ("Call me on +1 (415) 555-0132 after six", ["415", "555-0132"], "[PHONE]"),
+        ("my number is 07700 900123", ["07700", "900123"], "[PHONE]"),
+        ("UK landline 020 7946 0958", ["7946", "0958"], "[PHONE]"),
+        ("My card 4111 1111 1111 1111 was charged twice", ["4111"], "[CARD]"),
+        ("card 5500-0000-0000-0004 declined", ["5500", "0004"], "[CARD]"),
+        ("card number 4111111111111111", ["4111111111111111"], "[CARD]"),
+        # fails Luhn (last digit changed): still removed, labelled [NUMBER] (see redaction docstring)
+        ("My card 4111 1111 1111 1112 was charged twice", ["4111", "1112"], "[NUMBER]"),
+        ("Refund to IBAN DE89 3704 0044 0532 0130 00 please", ["DE89", "3704"], "[IBAN]"),
+    ],
+)
+def test_redaction_removes_pii(redactor: SpacyRedactor, text: str, removed: list[str], placeholder: str) -> None:
+    redacted = redactor.redact(text)
+    assert placeholder in redacted
+    for piece in removed:
+        assert piece not in redacted, redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 12345 arrived on 2026-11-20 after 3 days and cost $25.99",
+        "The app keeps logging me out on my iPhone",
+        "I love the sync feature",
+    ],
+)
+def test_redaction_keeps_ordinary_text(redactor: SpacyRedactor, text: str) -> None:
+    assert redactor.redact(text) == text
+
+
+def test_themes_group_clearly_related_texts(
+    sessions: sessionmaker[Session],
+    redactor: SpacyRedactor,
+    embedder: SentenceTransformerEmbedder,
+    phraser: SpacyPhraser,
+) -> None:
+    start = dt.datetime(2026, 11, 2, 10, tzinfo=dt.UTC)
+    groups = {"login": LOGIN, "billing": BILLING, "sync": SYNC}
+    truth: dict[int, str] = {}
+    with sessions.begin() as session:
+        for name, texts in groups.items():
+            for index, text in enumerate(texts):
+                conversation = f"{name}-{index}"
+                at = start + dt.timedelta(days=3 * index)
+                truth[
+                    store.record_text(
+                        session=session,
+                        conversation_id=conversation,
+                        channel="web",
+                        text=text,
+                        prompted_by="volunteered",
+                        redactor=redactor,
+                        now=at,
+                    )
+                ] = name
+                rating = {"login": 2, "billing": 1, "sync": 5}[name]
+                store.record_rating(
+                    session=session,
+                    conversation_id=conversation,
+                    channel="web",
+                    kind="csat",
+                    rating=rating,
+                    prompted_by="conversation_end",
+                    now=at,
+                )
+        report = rebuild_themes(
+            session=session,
+            embedder=embedder,
+            phraser=phraser,
+            distance_threshold=SETTINGS.feedback_theme_distance_threshold,
+            min_size=3,
+        )
+    assert report.themes == 3
+    assert report.assigned == 18
+    with sessions() as session:
+        members: dict[int, Counter[str]] = {}
+        for feedback in session.scalars(select(Feedback).where(Feedback.kind == "text")):
+            assert feedback.theme_id is not None
+            members.setdefault(feedback.theme_id, Counter())[truth[feedback.id]] += 1
+        assert sorted(sorted(c.items()) for c in members.values()) == [
+            [("billing", 6)],
+            [("login", 6)],
+            [("sync", 6)],
+        ]
+        themes = {members[t.id].most_common(1)[0][0]: t for t in list_themes(session=session)}
+    assert any(word in themes["login"].label for word in ("log", "sign", "password")), themes["login"].label
+    assert any(word in themes["billing"].label for word in ("charge", "twice", "bill", "payment")), themes[
+        "billing"
+    ].label
+    assert "sync" in themes["sync"].label, themes["sync"].label
+    assert themes["sync"].polarity == "positive" and themes["sync"].avg_csat == 5.0
+    assert themes["billing"].polarity == "negative" and themes["billing"].avg_csat == 1.0
+    assert sum(themes["login"].trend.values()) == 6 and len(themes["login"].trend) >= 2
+    assert len(themes["billing"].quotes) == 3 and all(q in BILLING for q in themes["billing"].quotes)
+
+    with sessions.begin() as session:
+        new = store.record_text(
+            session=session,
+            conversation_id="n1",
+            channel="web",
+            text="I keep getting logged out of the app",
+            prompted_by="volunteered",
+            redactor=redactor,
+        )
+        odd = store.record_text(
+            session=session,
+            conversation_id="n2",
+            channel="web",
+            text="What is the capital of Australia?",
+            prompted_by="volunteered",
+            redactor=redactor,
+        )
+        assigned = assign_new(
+            session=session, embedder=embedder, min_similarity=SETTINGS.feedback_theme_assign_similarity
+        )
+    assert (assigned.considered, assigned.assigned) == (2, 1)
+    with sessions() as session:
+        joined = session.get(Feedback, new)
+        assert joined is not None and joined.theme_id == themes["login"].id
+        assert session.get(Feedback, odd).theme_id is None  # type: ignore[union-attr]
+        assert {t.id: t.size for t in list_themes(session=session)}[themes["login"].id] == 7
