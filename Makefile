@@ -23,7 +23,7 @@ validate: envs  ## check the training data and domain
 	$(RASA) data validate --fail-on-warnings
 
 lint: envs
-	$(APP_PY) -m ruff check supportbot actions scheduler tests
+	$(APP_PY) -m ruff check .
 	$(APP_PY) -m mypy supportbot actions
 
 token:          ## mint a demo customer token: make -s token CUSTOMER=C000001

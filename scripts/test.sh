@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1
-.venvs/app/bin/python -m ruff check supportbot actions bot scheduler tests
+.venvs/app/bin/python -m ruff check .
 .venvs/app/bin/python -m pytest "$@"

@@ -138,16 +138,18 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         **kwargs: Any,
     ) -> "LinearIntentClassifier":
         try:
-            with model_storage.read_from(resource) as directory:
-                with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as stored:
-                    return cls(
-                        config,
-                        model_storage,
-                        resource,
-                        weights=stored["weights"],
-                        bias=stored["bias"],
-                        classes=[str(c) for c in stored["classes"]],
-                    )
+            with (
+                model_storage.read_from(resource) as directory,
+                np.load(directory / WEIGHTS_FILE, allow_pickle=False) as stored,
+            ):
+                return cls(
+                    config,
+                    model_storage,
+                    resource,
+                    weights=stored["weights"],
+                    bias=stored["bias"],
+                    classes=[str(c) for c in stored["classes"]],
+                )
         except (ValueError, FileNotFoundError):
             logger.debug("No trained intent classifier found; it will not predict intents.")
             return cls(config, model_storage, resource)
@@ -157,7 +159,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return messages
         scores = sentence_matrix(messages) @ self.weights.T + self.bias
         probabilities = softmax(np.asarray(scores))
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)
             ranking = [{"name": self.classes[i], "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
