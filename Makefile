@@ -4,13 +4,16 @@ SHELL := /bin/bash
 RASA := .venvs/rasa/bin/rasa
 APP_PY := .venvs/app/bin/python
 export PYTHONPATH := $(CURDIR)
+# Let Python cache compiled modules (some machines set PYTHONDONTWRITEBYTECODE=1): every Rasa
+# process imports TensorFlow, and compiling it again each time costs tens of seconds.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test envs train validate lint token clean
+.PHONY: run test envs train validate lint token outreach-plan outreach-status clean
 
 run:            ## start the whole assistant on local defaults (SQLite, demo data)
 	@scripts/run.sh
 
-test: envs      ## every test: lint, data validation, unit, action, NLU, conversation and end-to-end tests
+test:           ## every test: lint, data validation, unit, action, NLU, conversation and end-to-end tests
 	@scripts/test.sh
 
 envs:           ## create/update both Python environments
@@ -29,5 +32,46 @@ lint: envs
 token:          ## mint a demo customer token: make -s token CUSTOMER=C000001
 	@set -a; . var/secrets.env; set +a; $(APP_PY) -m supportbot token mint $(CUSTOMER)
 
+outreach-plan:  ## who would get which proactive message and why (writes nothing): make outreach-plan DATE=2026-12-01
+	@$(APP_PY) -m scheduler plan --dry-run $(if $(DATE),--date $(DATE))
+
+outreach-status: ## outbox counts, what is due, recent failures
+	@$(APP_PY) -m scheduler status
+
 clean:          ## remove local state (databases, models, results), keep the environments
 	rm -rf var/*.db var/*.db-* models/*.tar.gz results
+
+# Benchmarks (docs/BENCHMARKS.md): run by hand, never part of `make test`. Results: bench-results/*.json.
+# BENCH_CUSTOMERS=20000 BENCH_DELIVER=0 for a quick outreach run; BENCH_BERTOPIC=0 skips the UMAP/HDBSCAN row
+# (which needs a throwaway venv over the app env with umap-learn and hdbscan, built here on first use).
+.PHONY: bench bench-themes bench-theme-threshold bench-outreach bench-nlu
+BENCH_CUSTOMERS ?= 1000000
+BENCH_DELIVER ?= 200
+BENCH_DELIVER_SECONDS ?= 120
+BENCH_THEMES_ARGS ?= --torch-threads 1   # as measured in docs/BENCHMARKS.md (faster on an overloaded machine)
+BENCH_BERTOPIC ?= 1
+BENCH_UMAP_VENV ?= /tmp/bench-umap-venv
+BENCH_THEMES_PY := $(if $(filter 1,$(BENCH_BERTOPIC)),$(BENCH_UMAP_VENV)/bin/python,$(APP_PY))
+
+BENCH_NLU_ARGS ?=
+bench: envs bench-theme-threshold bench-themes bench-outreach bench-nlu  ## every benchmark, one after the other, then a summary; results in bench-results/
+	@$(APP_PY) -m bench.summary
+
+bench-themes: envs  ## feedback themes vs BANKING77: ours, threshold sweep, TF-IDF+k-means, BERTopic-style
+ifeq ($(BENCH_BERTOPIC),1)
+	@test -x $(BENCH_UMAP_VENV)/bin/python || { python3.11 -m venv $(BENCH_UMAP_VENV) \
+	  && $(APP_PY) -c "import site; print(site.getsitepackages()[0])" \
+	     > $(BENCH_UMAP_VENV)/lib/python3.11/site-packages/app_env.pth \
+	  && $(BENCH_UMAP_VENV)/bin/python -m pip install -q umap-learn==0.5.12 hdbscan==0.8.44; }
+endif
+	HF_HUB_OFFLINE=1 $(BENCH_THEMES_PY) -m bench.themes $(if $(filter 1,$(BENCH_BERTOPIC)),,--skip-bertopic) $(BENCH_THEMES_ARGS)
+
+bench-theme-threshold: envs  ## choose the theme distance threshold on BANKING77's train split (never the test split)
+	HF_HUB_OFFLINE=1 $(APP_PY) -m bench.theme_threshold
+
+bench-nlu: envs  ## our NLU pipeline vs Rasa's default on BANKING77 and CLINC150 (hours: DIET at 100 epochs)
+	HF_HUB_OFFLINE=1 $(APP_PY) -m bench.nlu $(BENCH_NLU_ARGS)
+
+bench-outreach: envs  ## plan one day for BENCH_CUSTOMERS synthetic customers; deliver BENCH_DELIVER into Rasa
+	HF_HUB_OFFLINE=1 $(APP_PY) bench/outreach_plan.py --customers $(BENCH_CUSTOMERS) \
+	  --deliver $(BENCH_DELIVER) --deliver-seconds $(BENCH_DELIVER_SECONDS) $(if $(BENCH_MODEL),--model $(BENCH_MODEL))

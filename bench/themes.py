@@ -145,6 +145,23 @@ def run_tfidf_kmeans(texts: list[str], *, k: int) -> tuple[np.ndarray, float]:
     return np.asarray(labels), time.perf_counter() - started
 
 
+def warm_up_bertopic_style() -> float | None:
+    """Import umap/hdbscan and JIT-compile UMAP's numba code on a tiny random set (not timed
+    as part of the pipeline: a one-off per process, minutes on a loaded machine)."""
+    started = time.perf_counter()
+    try:
+        import hdbscan
+        import umap
+    except ImportError:
+        return None
+    sample = np.random.default_rng(0).random((300, 16)).astype(np.float32)
+    reduced = umap.UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42).fit_transform(
+        sample
+    )
+    hdbscan.HDBSCAN(min_cluster_size=10).fit_predict(reduced)
+    return time.perf_counter() - started
+
+
 def run_bertopic_style(vectors: np.ndarray) -> tuple[np.ndarray, float] | None:
     try:
         import hdbscan
@@ -170,6 +187,14 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=settings.feedback_theme_distance_threshold)
     parser.add_argument("--min-size", type=int, default=settings.feedback_theme_min_size)
     parser.add_argument("--skip-bertopic", action="store_true")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        help="torch.set_num_threads for every embedding (default: torch's own, one per core); on a"
+        " shared, overloaded machine 1 avoids threads spinning against each other",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default: bench-results/themes.json)")
+    parser.add_argument("--k", default="77", help="with --baselines-only: k values for k-means, e.g. 77,32")
     parser.add_argument("--baselines-only", action="store_true", help="TF-IDF + k-means only (no models)")
     args = parser.parse_args()
     base_texts, base_gold = load(DATA)
@@ -182,28 +207,59 @@ def main() -> int:
         "min_size": args.min_size,
         "data": "BANKING77 test set (Casanueva et al. 2020, CC BY 4.0)",
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta["load_avg_start"] = [round(x, 2) for x in os.getloadavg()]
+    if not args.baselines_only:
+        # One-off process costs, outside every pipeline's timing: importing torch /
+        # sentence-transformers / spaCy (70-244 s seen on a saturated machine) and numba's JIT.
+        started = time.perf_counter()
+        import sentence_transformers  # noqa: F401
+        import spacy  # noqa: F401
+        import torch
 
-    def add(name: str, size: int, gold: list[str], labels: np.ndarray, **timing: float) -> None:
-        row = {"pipeline": name, "texts": size, **scores(gold, labels), **{k: round(v, 1) for k, v in timing.items()}}
+        meta["import_s"] = round(time.perf_counter() - started, 1)
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        meta["torch_threads"] = torch.get_num_threads()
+        if not args.skip_bertopic:
+            warm = warm_up_bertopic_style()
+            meta["bertopic_warm_up_s"] = None if warm is None else round(warm, 1)
+
+    def add(
+        name: str, size: int, gold: list[str], labels: np.ndarray, *, estimated: bool = False, **timing: float
+    ) -> None:
+        row: dict[str, Any] = {
+            "pipeline": name,
+            "texts": size,
+            **scores(gold, labels),
+            **{k: round(v, 1) for k, v in timing.items()},
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
+        if estimated:
+            row["embed_estimated"] = True
         results.append(row)
         print(json.dumps(row), flush=True)
         # Written after every row: a slow shared machine should not lose what is already measured.
-        RESULTS.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+        args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
 
+    embedded: tuple[np.ndarray, float] | None = None
     for size in (int(s) for s in args.sizes.split(",")):
         repeat = -(-size // len(base_texts))
         texts, gold = (base_texts * repeat)[:size], (base_gold * repeat)[:size]
         if args.baselines_only:
-            labels, seconds = run_tfidf_kmeans(texts, k=77)
-            add("tfidf-kmeans-k77", size, gold, labels, total_s=seconds)
+            for k in (int(k) for k in args.k.split(",")):
+                labels, seconds = run_tfidf_kmeans(texts, k=k)
+                add(f"tfidf-kmeans-k{k}", size, gold, labels, total_s=seconds)
             continue
         labels, timing = run_ours(texts, threshold=args.threshold, min_size=args.min_size)
         add("ours", size, gold, labels, **timing)
         k_ours = max(2, len(set(labels.tolist()) - {-1}))
         # Repeated texts have identical embeddings: embed the distinct ones, tile them, and
         # scale the measured time to the number of rows (marked as an estimate in the output).
-        distinct_vectors, distinct_s = embed_all(texts[: len(base_texts)])
+        # The base texts are the same at every size: embedded once per run, not once per size.
+        if embedded is None or len(embedded[0]) != min(size, len(base_texts)):
+            embedded = embed_all(texts[: len(base_texts)])
+        distinct_vectors, distinct_s = embedded
         vectors = np.vstack([distinct_vectors] * repeat)[:size]
         embed_s = distinct_s * size / min(size, len(base_texts))
         if size == len(base_texts):
@@ -213,16 +269,32 @@ def main() -> int:
                 add(f"ours-cluster-only-t{threshold}", size, gold, labels, cluster_s=cluster_s, total_s=cluster_s)
         if size > len(base_texts):
             labels, cluster_s = run_no_dedupe(vectors, threshold=args.threshold, min_size=args.min_size)
-            add("ours-no-dedupe", size, gold, labels, embed_s=embed_s, cluster_s=cluster_s, total_s=embed_s + cluster_s)
-            results[-1]["embed_estimated"] = size > len(base_texts)
+            add(
+                "ours-no-dedupe",
+                size,
+                gold,
+                labels,
+                estimated=True,
+                embed_s=embed_s,
+                cluster_s=cluster_s,
+                total_s=embed_s + cluster_s,
+            )
         for name, k in (("tfidf-kmeans-k77", 77), (f"tfidf-kmeans-k{k_ours}", k_ours)):
             labels, seconds = run_tfidf_kmeans(texts, k=k)
             add(name, size, gold, labels, total_s=seconds)
         outcome = None if args.skip_bertopic else run_bertopic_style(vectors)
         if outcome is not None:
             labels, cluster_s = outcome
-            add("bertopic-style", size, gold, labels, embed_s=embed_s, cluster_s=cluster_s, total_s=embed_s + cluster_s)
-            results[-1]["embed_estimated"] = size > len(base_texts)
+            add(
+                "bertopic-style",
+                size,
+                gold,
+                labels,
+                estimated=size > len(base_texts),
+                embed_s=embed_s,
+                cluster_s=cluster_s,
+                total_s=embed_s + cluster_s,
+            )
 
     print(f"\n{'pipeline':<22}{'texts':>7}{'themes':>8}{'NMI':>7}{'ARI':>7}{'cover':>7}{'time s':>8}")
     for r in results:
@@ -230,7 +302,9 @@ def main() -> int:
             f"{r['pipeline']:<22}{r['texts']:>7}{r['themes']:>8}{r['nmi']:>7.3f}{r['ari']:>7.3f}"
             f"{r['coverage']:>7.2f}{r['total_s']:>8.1f}"
         )
-    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    meta["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten to {args.out}")
     return 0
 
 

@@ -5,12 +5,14 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
+WEB_PORT=${WEB_PORT:-8000}
 
 scripts/envs.sh
+scripts/widget.sh
 scripts/secrets.sh
 set -a; . var/secrets.env; set +a
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-export SUPPORTBOT_RASA_URL="http://localhost:$RASA_PORT"
+export SUPPORTBOT_RASA_URL="http://localhost:$RASA_PORT" SUPPORTBOT_WEB_PORT="$WEB_PORT"
 
 echo "[run] profile store: migrating and loading demo data if empty"
 .venvs/app/bin/python -m supportbot demo load
@@ -28,23 +30,40 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-.venvs/app/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" &
+# endpoints.yml names the default action server port; follow ACTIONS_PORT when it is changed.
+sed "s#localhost:5055/webhook#localhost:$ACTIONS_PORT/webhook#" endpoints.yml > var/endpoints.run.yml
+
+SUPPORTBOT_WARM_UP_MODELS=1 .venvs/app/bin/python -m supportbot.action_server --port "$ACTIONS_PORT" &
 pids+=($!)
 .venvs/rasa/bin/rasa run --enable-api --auth-token "$RASA_API_TOKEN" --port "$RASA_PORT" \
-  --cors "*" --model models --endpoints endpoints.yml --credentials credentials.yml &
+  --cors "*" --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
 pids+=($!)
 
-for _ in $(seq 1 120); do
+# Widget files, the demo host page and the support leads' console (one FastAPI app); up
+# while Rasa loads, the widget reconnects by itself.
+.venvs/app/bin/python -m supportbot.web --host 127.0.0.1 --port "$WEB_PORT" &
+pids+=($!)
+
+for _ in $(seq 1 300); do
   if curl -fs "http://localhost:$RASA_PORT/status?token=$RASA_API_TOKEN" >/dev/null 2>&1; then break; fi
   sleep 1
 done
+
+# The scheduler plans and delivers proactive messages (docs/OUTREACH.md). Started
+# after Rasa is up only to keep the first log lines readable: it retries anyway.
+.venvs/app/bin/python -m scheduler run &
+pids+=($!)
 
 cat <<MSG
 
 ==================================================================
  Lumen support assistant is running
+   Demo website    http://localhost:$WEB_PORT/          chat widget; pick a demo customer or stay anonymous
+   Console         http://localhost:$WEB_PORT/console/  support leads; first create an admin:
+                     .venvs/app/bin/python -m supportbot.console create-admin --email you@example.com
    Rasa server     http://localhost:$RASA_PORT   (API token in var/secrets.env)
    Action server   http://localhost:$ACTIONS_PORT
+   Scheduler       proactive messages; see what it plans: make outreach-status
  Talk to it over REST, as a verified demo customer (Maya Patel, C000001):
    TOKEN=\$(make -s token CUSTOMER=C000001)
    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite (see README). Environments are created by `make envs` first.
+# `make test`: the whole suite (see README), after preparing what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1
+# The environments (pip), Chromium (apt) and the widget's bundle (npm) are independent and
+# mostly wait on downloads and unpacking: prepare them side by side, fail if any failed.
+pids=()
+scripts/envs.sh & pids+=($!)
+scripts/system.sh & pids+=($!)
+scripts/widget.sh & pids+=($!)
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+[ "$status" = 0 ] || { echo "error: preparing the test environment failed (see above)" >&2; exit 1; }
 .venvs/app/bin/python -m ruff check .
-.venvs/app/bin/python -m pytest "$@"
+# --durations: the slowest steps are printed in CI logs, where the time budget is judged.
+.venvs/app/bin/python -m pytest --durations=30 "$@"

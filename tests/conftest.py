@@ -1,95 +1,72 @@
-"""Shared fixtures: a trained model and a running stack (real Rasa + action servers)."""
+"""Shared fixtures: a trained model, Rasa's own test run and a running stack (real Rasa +
+action servers), all prepared in the background (tests/prepared.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
+from playwright.sync_api import Browser
 
-from supportbot.identity import mint_customer_token
-from supportbot.store.db import make_engine, session_factory
-from supportbot.store.demo import load_demo_data
-from supportbot.store.migrate import upgrade_database
-from tests.support.processes import (
-    ROOT,
-    Server,
-    base_env,
-    free_port,
-    http_ok,
-    rasa_executable,
-    start_server,
-    wait_until,
-)
+from tests.browser import launch_browser
+from tests.prepared import Preparation, RasaTest, Stack, Training
 
-DEMO_REFERENCE_DATE = dt.datetime.now(dt.UTC).date()
+__all__ = ["Stack", "texts"]
+
+_PREPARATION: Preparation | None = None
 
 
-def run_rasa(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run a rasa CLI command from the project root, as a Rasa user would."""
-    return subprocess.run(
-        [str(rasa_executable()), *args],
-        cwd=ROOT,
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need no Rasa model run first, while the model trains in the background
+    (tests/prepared.py); then those that need only the model, then those that need the stack."""
+
+    def needs(item: pytest.Item) -> int:
+        names = set(getattr(item, "fixturenames", ()))
+        return 2 if "stack" in names else 1 if names & {"trained_model", "training", "rasa_test_run"} else 0
+
+    items.sort(key=needs)  # stable: file order within each group
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    global _PREPARATION
+    if session.config.option.collectonly:
+        return
+    names = set().union(*(set(getattr(item, "fixturenames", ())) for item in session.items)) if session.items else set()
+    want_stack = "stack" in names
+    want_tests = "rasa_test_run" in names
+    if want_stack or want_tests or names & {"trained_model", "training"}:
+        _PREPARATION = Preparation(want_tests=want_tests, want_stack=want_stack)
+        _PREPARATION.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _PREPARATION is not None:
+        _PREPARATION.close()
+
+
+def _preparation() -> Preparation:
+    if _PREPARATION is None:
+        raise RuntimeError("the background preparation did not start (tests/conftest.py)")
+    return _PREPARATION
 
 
 @pytest.fixture(scope="session")
-def trained_model() -> Path:
-    """Train into models/ (Rasa skips training when data and config are unchanged)."""
-    result = run_rasa("train", "--out", "models")
-    assert result.returncode == 0, f"rasa train failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    assert models, "rasa train produced no model"
-    return models[-1]
+def training() -> Training:
+    """``rasa train`` into models/ (Rasa skips training when data and config are unchanged)."""
+    return _preparation().training.get()
 
 
-@dataclass
-class Stack:
-    rasa_url: str
-    actions_url: str
-    api_token: str
-    secret: str
-    sessions: sessionmaker[Session]
-    servers: list[Server]
+@pytest.fixture(scope="session")
+def trained_model(training: Training) -> Path:
+    return training.model
 
-    def token(self, customer_id: str, *, ttl_seconds: int = 600) -> str:
-        return mint_customer_token(customer_id=customer_id, secret=self.secret, ttl_seconds=ttl_seconds)
 
-    def say(
-        self, sender: str, text: str, *, token: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """One user turn over the REST channel; returns the bot's messages."""
-        meta = dict(metadata or {})
-        if token is not None:
-            meta["customer_token"] = token
-        response = httpx.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text, "metadata": meta},
-            timeout=60,
-        )
-        response.raise_for_status()
-        return list(response.json())
-
-    def tracker(self, conversation_id: str) -> dict[str, Any]:
-        response = httpx.get(
-            f"{self.rasa_url}/conversations/{conversation_id}/tracker",
-            params={"token": self.api_token},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return dict(response.json())
+@pytest.fixture(scope="session")
+def rasa_test_run() -> RasaTest:
+    """One ``rasa test`` run: the conversation stories and the held-out NLU set."""
+    return _preparation().rasa_test.get()
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
@@ -97,61 +74,17 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
-    db_url = f"sqlite:///{tmp / 'profile.db'}"
-    upgrade_database(url=db_url)
-    engine = make_engine(db_url)
-    sessions = session_factory(engine)
-    load_demo_data(session_factory=sessions, reference_date=DEMO_REFERENCE_DATE)
+def stack() -> Stack:
+    """A profile database with the demo data, the action server and ``rasa run`` on it
+    (started in the background; stopped when the session ends)."""
+    return _preparation().stack.get()
 
-    rasa_port, actions_port = free_port(), free_port()
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tmp / "tracker.db"}"\n'
-    )
-    secret, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    env = base_env(CUSTOMER_TOKEN_SECRET=secret, SUPPORTBOT_DATABASE_URL=db_url)
-    actions = start_server(
-        "actions",
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        env=env,
-        log_dir=tmp,
-    )
-    rasa = start_server(
-        "rasa",
-        [
-            str(rasa_executable()),
-            "run",
-            "--enable-api",
-            "--auth-token",
-            api_token,
-            "--port",
-            str(rasa_port),
-            "--model",
-            str(trained_model),
-            "--endpoints",
-            str(endpoints),
-            "--credentials",
-            str(ROOT / "credentials.yml"),
-        ],
-        env=env,
-        log_dir=tmp,
-    )
-    servers = [actions, rasa]
-    try:
-        wait_until(actions, http_ok(f"http://127.0.0.1:{actions_port}/health"), timeout=300)
-        wait_until(rasa, http_ok(f"http://127.0.0.1:{rasa_port}/status?token={api_token}"), timeout=600)
-        yield Stack(
-            rasa_url=f"http://127.0.0.1:{rasa_port}",
-            actions_url=f"http://127.0.0.1:{actions_port}",
-            api_token=api_token,
-            secret=secret,
-            sessions=sessions,
-            servers=servers,
-        )
-    finally:
-        for server in servers:
-            server.stop()
-        engine.dispose()
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright (tests/browser.py).
+
+    One per module, never per session: while Playwright's sync API runs it keeps an asyncio
+    loop marked running in the main thread, so every asyncio test after it would fail with
+    "Cannot run the event loop while another loop is running"."""
+    yield from launch_browser()

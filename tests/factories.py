@@ -7,9 +7,12 @@ one the test is about.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import datetime as dt
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +111,42 @@ def write_json(path: Path, rows: list[Any]) -> Path:
 # ---------------------------------------------------------------------------
 
 
+_TEMPLATES: dict[bool, Path] = {}
+
+
+def _template(*, catalogue: bool) -> Path:
+    """A store migrated to head (and seeded with the catalogue), built once per test process.
+
+    Migrating takes seconds on these shared machines and hundreds of tests need a store, so
+    each test gets a byte copy of this file: still its own real SQLite database."""
+    if catalogue not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="supportbot-store-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "store.db"
+        url = f"sqlite:///{path}"
+        upgrade_database(url=url)
+        engine = make_engine(url)
+        if catalogue:
+            with session_factory(engine).begin() as session:
+                seed_catalogue(session=session)
+        with engine.connect() as connection:  # everything into the main file, so a copy of it is whole
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        _TEMPLATES[catalogue] = path
+    return _TEMPLATES[catalogue]
+
+
+def migrated_store(path: Path, *, catalogue: bool = True) -> str:
+    """Put a store migrated to head at ``path`` (with the plan and reward catalogue unless
+    ``catalogue=False``) and return its URL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_template(catalogue=catalogue), path)
+    return f"sqlite:///{path}"
+
+
 def prepared_store(path: Path) -> sessionmaker[Session]:
     """A migrated SQLite file with the plan and reward catalogue, and its session factory."""
-    url = f"sqlite:///{path}"
-    upgrade_database(url=url)
-    sessions = session_factory(make_engine(url))
-    with sessions.begin() as session:
-        seed_catalogue(session=session)
-    return sessions
+    return session_factory(make_engine(migrated_store(path)))
 
 
 def add_customer(

@@ -11,7 +11,9 @@ Why our own rather than Rasa's ``LogisticRegressionClassifier``:
 
 Training uses scikit-learn's multinomial logistic regression (L2, ``C`` and
 ``class_weight`` configurable) on the concatenation of the sparse and dense
-sentence features the featurizers before it produce.
+sentence features the featurizers before it produce; the dense block is multiplied
+by ``dense_weight`` first. A unit-length sentence embedding next to count vectors
+(rows of norm 10 or more) would otherwise need large weights, which L2 punishes.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "linear_intent_classifier.npz"
 
 
-def sentence_matrix(messages: List[Message]) -> scipy.sparse.csr_matrix:
-    """One row per message: sparse and dense sentence features side by side."""
+def sentence_matrix(messages: List[Message], dense_weight: float = 1.0) -> scipy.sparse.csr_matrix:
+    """One row per message: sparse and dense (times ``dense_weight``) sentence features side by side."""
     rows = []
     for message in messages:
         _, sparse = message.get_sparse_features(TEXT)
@@ -46,7 +48,7 @@ def sentence_matrix(messages: List[Message]) -> scipy.sparse.csr_matrix:
         if sparse is not None:
             parts.append(scipy.sparse.csr_matrix(sparse.features))
         if dense is not None:
-            parts.append(scipy.sparse.csr_matrix(dense.features))
+            parts.append(scipy.sparse.csr_matrix(dense.features * dense_weight))
         if not parts:
             raise ValueError("LinearIntentClassifier needs a featurizer before it in the pipeline")
         rows.append(scipy.sparse.hstack(parts, format="csr"))
@@ -67,7 +69,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 10.0, "max_iter": 1000, "class_weight": "balanced", "ranking_length": 10}
+        return {"C": 10.0, "max_iter": 1000, "class_weight": "balanced", "ranking_length": 10, "dense_weight": 1.0}
 
     def __init__(
         self,
@@ -112,7 +114,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             class_weight=self.config["class_weight"],
             solver="lbfgs",
         )
-        model.fit(sentence_matrix(examples), labels)
+        model.fit(sentence_matrix(examples, self.config["dense_weight"]), labels)
         self.weights = model.coef_.astype(np.float32)
         self.bias = model.intercept_.astype(np.float32)
         self.classes = [str(c) for c in model.classes_]
@@ -157,7 +159,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         if self.weights is None or not self.classes:
             return messages
-        scores = sentence_matrix(messages) @ self.weights.T + self.bias
+        scores = sentence_matrix(messages, self.config["dense_weight"]) @ self.weights.T + self.bias
         probabilities = softmax(np.asarray(scores))
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)

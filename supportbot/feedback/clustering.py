@@ -84,7 +84,8 @@ def cluster(
 def centroid(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     """The unit-length mean direction of a theme's members."""
     mean = vectors.mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    unit: NDArray[np.float32] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return unit
 
 
 def nearest(vectors: NDArray[np.float32], centre: NDArray[np.float32], *, count: int) -> list[tuple[int, float]]:
@@ -108,7 +109,7 @@ def key_phrases(phrases_per_theme: Sequence[Sequence[str]], *, top: int = 5) -> 
         matrix = vectorizer.fit_transform([list(p) for p in phrases_per_theme])
     except ValueError:  # no phrase anywhere
         return [[] for _ in phrases_per_theme]
-    vocabulary = np.array(vectorizer.get_feature_names_out())
+    vocabulary: list[str] = [str(v) for v in vectorizer.get_feature_names_out()]
     result: list[list[str]] = []
     for row in range(matrix.shape[0]):
         scores = matrix.getrow(row).toarray().ravel()

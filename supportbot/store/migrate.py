@@ -7,10 +7,18 @@ by the demo, by a test or by hand is the same database production migrates.
 
 from __future__ import annotations
 
+import threading
+
 from alembic import command
 from alembic.config import Config
 
 from supportbot.settings import PROJECT_ROOT
+
+# Alembic's ``op`` and ``context`` are process-wide proxies that a running migration
+# points at its own context; two migrations in two threads of one process swap them
+# under each other (seen: ``op`` was None half-way through a revision). Every
+# migration this process runs holds this lock.
+_MIGRATION_LOCK = threading.Lock()
 
 
 def alembic_config(*, url: str) -> Config:
@@ -32,4 +40,11 @@ def upgrade_database(*, url: str) -> None:
     ``heads`` rather than ``head``: areas developed side by side may each branch from
     the same revision until a merge revision joins them.
     """
-    command.upgrade(alembic_config(url=url), "heads")
+    with _MIGRATION_LOCK:
+        command.upgrade(alembic_config(url=url), "heads")
+
+
+def downgrade_database(*, url: str, revision: str) -> None:
+    """Step the schema back to ``revision`` (``base`` drops every table Alembic made)."""
+    with _MIGRATION_LOCK:
+        command.downgrade(alembic_config(url=url), revision)

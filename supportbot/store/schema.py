@@ -7,8 +7,9 @@ not the parts, wherever the whole schema is needed.
 
 from __future__ import annotations
 
+import supportbot.store.console_models
 import supportbot.store.feedback_models  # noqa: F401  (feedback and themes tables)
-from supportbot.store import models
+from supportbot.store import models, outreach_models  # noqa: F401  (importing registers the tables)
 from supportbot.store.models import Base
 
 __all__ = ["Base", "models"]

@@ -9,15 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.store.db import make_engine, session_factory
 from supportbot.store.demo import seed_catalogue
-from supportbot.store.migrate import upgrade_database
+from tests.factories import migrated_store
 
 
 @pytest.fixture
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh SQLite database migrated to head (through Alembic, as in production)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'support.db'}"
-    upgrade_database(url=url)
-    return url
+    """A fresh SQLite database migrated to head (through Alembic, as in production; a copy of
+    one migrated file, tests/factories.py)."""
+    return migrated_store(tmp_path_factory.mktemp("db") / "support.db", catalogue=False)
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""``python -m supportbot`` as scripts use it: a subprocess, exit codes, stdout and stderr."""
+"""``python -m supportbot`` as scripts use it: exit codes, stdout and stderr."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import subprocess
 import sys
@@ -13,8 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportbot import cli
 from supportbot.identity import verify_customer_token
-from supportbot.settings import PROJECT_ROOT
+from supportbot.settings import PROJECT_ROOT, get_settings
 from supportbot.store.models import Customer
 from tests.factories import customer_row, write_csv, write_json
 
@@ -22,8 +25,7 @@ SECRET = "unit-test-secret-that-is-long-enough-0123456789"
 Sessions = sessionmaker[Session]
 
 
-def _run(*args: str, url: str, cwd: Path, secret: str | None = SECRET) -> subprocess.CompletedProcess[str]:
-    """Run the CLI in ``cwd`` (so no developer .env is read) against ``url``."""
+def _environment(url: str, secret: str | None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -32,13 +34,42 @@ def _run(*args: str, url: str, cwd: Path, secret: str | None = SECRET) -> subpro
     env.update({"SUPPORTBOT_DATABASE_URL": url, "SUPPORTBOT_MODE": "development", "PYTHONPATH": str(PROJECT_ROOT)})
     if secret is not None:
         env["CUSTOMER_TOKEN_SECRET"] = secret
+    return env
+
+
+def _run(*args: str, url: str, cwd: Path, secret: str | None = SECRET) -> subprocess.CompletedProcess[str]:
+    """The CLI's ``main`` in this process, as ``python -m supportbot`` runs it: its own environment
+    and working directory (so no developer .env is read), settings read afresh, stdout and stderr
+    captured, the exit code it returns (or argparse's). One test below runs the real subprocess;
+    the rest run here because every new interpreter costs tens of seconds on the CI machines."""
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(_environment(url, secret))
+    os.chdir(cwd)
+    get_settings.cache_clear()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        get_settings.cache_clear()
+    return subprocess.CompletedProcess(["python", "-m", "supportbot", *args], code, out.getvalue(), err.getvalue())
+
+
+def _run_subprocess(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "supportbot", *args],
         cwd=cwd,
-        env=env,
+        env=_environment(url, SECRET),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         check=False,
     )
 
@@ -114,7 +145,8 @@ def test_demo_load_a_second_time_loads_nothing(demo_url: str, tmp_path: Path) ->
 
 
 def test_token_mint_prints_only_a_valid_token(demo_url: str, tmp_path: Path) -> None:
-    result = _run("token", "mint", "C000001", "--ttl", "600", url=demo_url, cwd=tmp_path)
+    """Through a real ``python -m supportbot`` process: the entry point scripts use."""
+    result = _run_subprocess("token", "mint", "C000001", "--ttl", "600", url=demo_url, cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()

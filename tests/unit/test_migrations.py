@@ -6,16 +6,16 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from supportbot.settings import PROJECT_ROOT
 from supportbot.store.db import make_engine
-from supportbot.store.migrate import alembic_config, upgrade_database
+from supportbot.store.migrate import alembic_config, downgrade_database, upgrade_database
 from supportbot.store.schema import Base
 
 
@@ -66,10 +66,32 @@ def test_upgrade_twice_is_harmless(database_url: str) -> None:
 
 
 def test_downgrade_to_base_and_up_again(database_url: str) -> None:
-    command.downgrade(alembic_config(url=database_url), "base")
+    downgrade_database(url=database_url, revision="base")
     assert _table_names(database_url) == {"alembic_version"}
     upgrade_database(url=database_url)
     assert _diffs(database_url) == []
+
+
+def test_migrations_in_two_threads_at_once_both_complete(tmp_path: Path) -> None:
+    """The test suite migrates in a background thread while tests migrate their own
+    databases; Alembic's module-wide ``op`` proxy must not be shared between them."""
+    urls = [f"sqlite:///{tmp_path / f'db{n}.sqlite'}" for n in range(3)]
+    errors: list[BaseException] = []
+
+    def migrate(url: str) -> None:
+        try:
+            upgrade_database(url=url)
+        except BaseException as error:  # reported below, with the failing thread's error
+            errors.append(error)
+
+    threads = [threading.Thread(target=migrate, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == []
+    for url in urls:
+        assert _diffs(url) == []
 
 
 def test_migrations_do_not_import_application_code() -> None:
@@ -97,3 +119,11 @@ def test_offline_sql_for_review(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE customers" in result.stdout
     assert not (tmp_path / "x.db").exists()
+
+
+def test_migrations_have_a_single_head(database_url: str) -> None:
+    """Branches developed side by side are merged, so the next migration has one parent."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(alembic_config(url=database_url)).get_heads()
+    assert len(heads) == 1, f"several heads, add a merge revision: {heads}"

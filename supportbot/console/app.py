@@ -1,0 +1,88 @@
+"""The console's FastAPI application, built by ``create_console_app`` and mounted at ``/console``.
+
+Every response carries a strict Content-Security-Policy: no scripts at all (the console
+has none), the one stylesheet allowed by its hash, no framing, forms posting only to
+the console's own origin. Jinja2 autoescapes every value; charts are SVG built with
+escaped labels (``charts``). Links come from ``request.url_for``, so the app works under
+any mount path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from supportbot.console import pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console.stores import Stores
+from supportbot.console.web import ConsoleState, Forbidden, NotSignedIn, render
+from supportbot.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def _csp(css: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"style-src 'sha256-{digest}'",
+            "img-src 'self' data:",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+    )
+
+
+def _templates() -> Jinja2Templates:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    return Jinja2Templates(env=environment)
+
+
+def create_console_app(settings: Settings) -> FastAPI:
+    """The console as an app of its own, with its engines (``app.state.console.stores``).
+
+    A mounted app gets no lifespan events from its parent, so nothing here waits for one:
+    engines connect on first use, and whoever owns the process may call ``stores.dispose()``.
+    """
+    css = (HERE / "console.css").read_text(encoding="utf-8")
+    secret = settings.console_secret.get_secret_value() if settings.console_secret else secrets.token_urlsafe(32)
+    stores = Stores.open(database_url=settings.database_url, tracker_url=settings.tracker_store_url)
+    app = FastAPI(title="Lumen support console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.console = ConsoleState(
+        settings=settings, stores=stores, templates=_templates(), secret=secret, css=css, csp=_csp(css)
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = app.state.console.csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
+        if request.method == "GET":
+            return RedirectResponse(str(request.url_for("login")), status_code=303)
+        return PlainTextResponse("sign in first", status_code=401)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        return render(request, "error.html", None, status_code=403, message=str(error))
+
+    for module in (pages_auth, pages_conversations, pages_insights, pages_customers):
+        app.include_router(module.router)
+    return app

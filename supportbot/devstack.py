@@ -1,0 +1,322 @@
+"""A local stack of real processes (Rasa server, action server, ...) for tests, benchmarks and load runs.
+
+One place knows how to start Rasa from the Rasa environment with a temporary
+endpoints file, how to start the action server from this environment, and how
+to wait until each answers; every caller (the end-to-end tests, the outreach
+and latency benchmarks, the browser tests) uses it, so they all run the same
+stack. Production start-up is scripts/run.sh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from bot.channels.availability import REQUIRED
+
+ROOT = Path(__file__).resolve().parents[1]
+RASA_ENV_BIN = Path(os.environ.get("RASA_ENV_BIN", ROOT / ".venvs" / "rasa" / "bin"))
+
+
+def rasa_executable() -> Path:
+    exe = RASA_ENV_BIN / "rasa"
+    if not exe.exists():
+        raise RuntimeError(
+            f"the rasa environment is missing ({exe}); run `make envs` (or `make test`, which creates it)"
+        )
+    return exe
+
+
+def newest_model() -> Path:
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("no trained model in models/: run `make train` first")
+    return models[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: BinaryIO
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` (a loaded machine must not hang a run over it)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+        self.log_file.close()
+
+
+def start_server(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path = ROOT) -> Server:
+    log_path = log_dir / f"{name}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Server(name, process, log_path, log)
+
+
+def wait_until(server: Server, ready: Callable[[], bool], *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            if ready():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{server.name} not ready after {timeout}s:\n{server.log_tail()}")
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    return lambda: httpx.get(url, timeout=2).status_code == 200
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """This process's environment without our settings, plus ``extra``: each stack states its own."""
+    channel_variables = {name for names in REQUIRED.values() for name in names.values()}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SUPPORTBOT_", "CUSTOMER_TOKEN", "RASA_API")) and k not in channel_variables
+    }
+    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    env.update(extra)
+    return env
+
+
+def write_endpoints(directory: Path, *, tracker_db: Path, actions_url: str = "") -> Path:
+    """An endpoints.yml with a SQLite tracker store (and the action server, when there is one)."""
+    path = directory / "endpoints.yml"
+    action = f'action_endpoint:\n  url: "{actions_url}"\n' if actions_url else ""
+    path.write_text(f'{action}tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
+    return path
+
+
+def start_actions(*, port: int, env: dict[str, str], log_dir: Path, name: str = "actions") -> Server:
+    """The action server (this environment), not yet waited for: see :func:`wait_for_actions`.
+
+    As scripts/run.sh starts it: the feedback models load in the background at start-up.
+    """
+    return start_server(
+        name,
+        [sys.executable, "-m", "supportbot.action_server", "--host", "127.0.0.1", "--port", str(port)],
+        env={"SUPPORTBOT_WARM_UP_MODELS": "1", **env},
+        log_dir=log_dir,
+    )
+
+
+def wait_for_actions(server: Server, port: int, *, timeout: float = 300) -> None:
+    wait_until(server, http_ok(f"http://127.0.0.1:{port}/health"), timeout=timeout)
+
+
+def start_rasa(
+    *,
+    model: Path,
+    port: int,
+    token: str,
+    endpoints: Path,
+    env: dict[str, str],
+    log_dir: Path,
+    name: str = "rasa",
+    credentials: Path = ROOT / "credentials.yml",
+) -> Server:
+    """``rasa run`` with the HTTP API on (token-protected), not yet waited for: see :func:`wait_for_rasa`."""
+    return start_server(
+        name,
+        [
+            str(rasa_executable()),
+            "run",
+            "--enable-api",
+            "--auth-token",
+            token,
+            "--port",
+            str(port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(credentials),
+        ],
+        env=env,
+        log_dir=log_dir,
+    )
+
+
+def wait_for_rasa(server: Server, port: int, token: str, *, timeout: float = 600) -> None:
+    """Until the model is loaded and the API answers; stops the server if it never does."""
+    try:
+        wait_until(server, http_ok(f"http://127.0.0.1:{port}/status?token={token}"), timeout=timeout)
+    except BaseException:
+        server.stop()
+        raise
+
+
+class SwitchableProxy:
+    """A loopback TCP forwarder that can be switched off, for outage tests.
+
+    Off, its port refuses connections and every connection through it is cut, as if
+    the server behind it had died: a request in flight may have been processed by the
+    server with its answer lost, which is exactly the case exactly-once delivery must
+    survive. On again, it listens on the same port.
+    """
+
+    def __init__(self, target_port: int, *, port: int | None = None) -> None:
+        self.target_port = target_port
+        self.port = port or free_port()
+        self._listener: socket.socket | None = None
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SwitchableProxy:
+        self.switch_on()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.switch_off()
+
+    def switch_on(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def switch_off(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            connections, self._connections = self._connections, set()
+        if listener is not None:
+            # shutdown first: it wakes the thread blocked in accept(), which otherwise keeps
+            # the listening socket alive (and its port taken) after close().
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # switched off
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self._connections.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for conn in (source, sink):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._connections.discard(source)
+                self._connections.discard(sink)
+            source.close()  # each pipe closes the socket it reads; the other pipe closes the other
+
+
+class RecordingGateway:
+    """A stand-in messaging gateway on 127.0.0.1: what Rasa's callback channel POSTs to.
+
+    Records every JSON body with its ``Authorization`` header; ``wait_for`` waits until
+    messages for a recipient arrive. Started by the test stack, which points
+    ``CALLBACK_URL`` here.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+
+        received: list[tuple[str, dict[str, object]]] = []
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    body = {"unparsable": True}
+                with lock:
+                    received.append((self.headers.get("Authorization", ""), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._received, self._lock = received, lock
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/messages"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    def received(self, recipient: str) -> list[tuple[str, dict[str, object]]]:
+        """(Authorization header, body) of every message sent to ``recipient``, oldest first."""
+        with self._lock:
+            return [(auth, body) for auth, body in self._received if body.get("recipient_id") == recipient]
+
+    def wait_for(self, recipient: str, count: int, timeout: float = 120) -> list[dict[str, object]]:
+        """The bodies of the first ``count`` messages to ``recipient``, once they have arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.received(recipient)) < count:
+            if time.monotonic() > deadline:
+                got = [body for _, body in self.received(recipient)]
+                raise AssertionError(f"the gateway got {len(got)} of {count} messages for {recipient}: {got}")
+            time.sleep(0.2)
+        return [body for _, body in self.received(recipient)][:count]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

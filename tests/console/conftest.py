@@ -1,0 +1,141 @@
+"""Console fixtures: a migrated profile store and a Rasa-shaped tracker store (real SQLite files),
+the console mounted at /console as the web process mounts it, and signed-in clients per role."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from supportbot.console import auth
+from supportbot.console.app import create_console_app
+from supportbot.console.auth import create_user
+from supportbot.settings import Settings
+from supportbot.store.db import make_engine, session_factory
+from tests.console.builders import World, build_world, create_tracker
+from tests.factories import prepared_store
+
+PASSWORD = "correct horse battery staple"
+EMAILS = {"admin": "admin@lumen.example", "lead": "lead@lumen.example", "agent": "agent@lumen.example"}
+
+
+@dataclass
+class Console:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    tracker: Engine
+    app: FastAPI
+    console_app: FastAPI
+    world: World
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at a tiny cost in these tests: at the production cost every sign-in took 1-3 s
+    on these machines, minutes over the suite, for nothing the tests look at. The production
+    parameters are checked in test_security.py; hashes made here still verify there and are
+    rehashed at the production cost (the parameters travel in the hash)."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    auth._dummy_hash.cache_clear()
+    yield
+    patch.undo()
+    auth._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated profile store with the catalogue; each test gets a copy (migrating takes seconds here)."""
+    path = tmp_path_factory.mktemp("template") / "support.db"
+    sessions = prepared_store(path)
+    with sessions.begin() as session:  # argon2 takes seconds per hash here: hash once per session
+        for role, email in EMAILS.items():
+            create_user(session=session, email=email, role=role, password=PASSWORD)
+    sessions.kw["bind"].dispose()
+    return path
+
+
+@pytest.fixture
+def console(tmp_path: Path, migrated_store: Path) -> Iterator[Console]:
+    shutil.copyfile(migrated_store, tmp_path / "support.db")
+    sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'support.db'}"))
+    tracker_path = tmp_path / "tracker.db"
+    tracker = make_engine(f"sqlite:///{tracker_path}")
+    create_tracker(tracker)
+    with sessions.begin() as session:
+        world = build_world(session, tracker)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=str(sessions.kw["bind"].url),
+        tracker_store_url=f"sqlite:///{tracker_path}",
+        console_secret=SecretStr("s" * 40),
+    )
+    console_app = create_console_app(settings)
+    app = FastAPI()
+    app.mount("/console", console_app)
+    yield Console(settings, sessions, tracker, app, console_app, world)
+    console_app.state.console.stores.dispose()
+    tracker.dispose()
+    sessions.kw["bind"].dispose()
+
+
+def login_token(html: str) -> str:
+    found = re.search(r'name="login_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: TestClient, role: str) -> TestClient:
+    page = client.get("/console/login")
+    response = client.post(
+        "/console/login",
+        data={"email": EMAILS[role], "password": PASSWORD, "login_token": login_token(page.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def client_for(console: Console, role: str | None) -> TestClient:
+    client = TestClient(console.app, base_url="http://localhost")
+    return sign_in(client, role) if role else client
+
+
+@pytest.fixture
+def admin(console: Console) -> Iterator[TestClient]:
+    with client_for(console, "admin") as client:
+        yield client
+
+
+@pytest.fixture
+def lead(console: Console) -> Iterator[TestClient]:
+    with client_for(console, "lead") as client:
+        yield client
+
+
+@pytest.fixture
+def agent(console: Console) -> Iterator[TestClient]:
+    with client_for(console, "agent") as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(console: Console) -> Iterator[TestClient]:
+    with client_for(console, None) as client:
+        yield client

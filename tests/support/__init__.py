@@ -1,1 +1,0 @@
-"""Helpers for tests that start real processes (Rasa server, action server, ...)."""

@@ -1,0 +1,626 @@
+/*!
+ * Lumen chat widget: the website's chat bubble, talking to Lumen's assistant (Rasa)
+ * over socket.io through the verified channel (bot/channels/socketio.py).
+ *
+ * Embed (docs/WIDGET.md):
+ *   <script>window.LumenChatConfig = { rasaUrl: "https://chat.example.com",
+ *                                      getCustomerToken: async () => token };</script>
+ *   <script src="https://assets.example.com/widget/widget.js" defer></script>
+ *
+ * Plain modern JavaScript, no build step. The stylesheet and socket.io-client's browser
+ * bundle are loaded from this script's own folder. Everything the bot or the customer
+ * wrote is inserted as text (textContent / text nodes); only http(s) and mailto links
+ * become <a> elements, built with DOM calls. Nothing is ever parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  if (window.LumenChat && window.LumenChat.version) return; // embedded twice: keep the first
+
+  const VERSION = "0.1.0";
+  const MAX_CHARS = 2000; // the server refuses longer messages (bot/channels/socketio.py)
+  const TYPING_TIMEOUT_MS = 45000;
+  const HISTORY_WAIT_MS = 3000;
+  const PREFIX = "lumen-chat";
+  const PROACTIVE_AFTER_MS = 120000;
+
+  const script = document.currentScript;
+  const assetBase = new URL(".", (script && script.src) || window.location.href);
+  const userConfig = window.LumenChatConfig || {};
+  const config = {
+    rasaUrl: userConfig.rasaUrl || "http://localhost:5005",
+    socketPath: userConfig.socketPath || null,
+    getCustomerToken: typeof userConfig.getCustomerToken === "function" ? userConfig.getCustomerToken : null,
+    title: userConfig.title || "Lumen support",
+    subtitle: userConfig.subtitle || "We usually answer right away",
+    botName: userConfig.botName || "Lumen",
+    welcome: userConfig.welcome || "Hi! Ask me about your plan, renewal, orders or loyalty points.",
+    storageKey: userConfig.storageKey || "lumenChat",
+    assetBase: userConfig.assetBase ? new URL(userConfig.assetBase, window.location.href) : assetBase,
+  };
+
+  // ---------------------------------------------------------------------------
+  // Storage: open/closed state, the anonymous session id, what was already seen.
+  // localStorage is shared by every page of the site, so the conversation follows
+  // the visitor from page to page; a browser that refuses storage still chats.
+  // ---------------------------------------------------------------------------
+  const store = {
+    get(name) {
+      try {
+        return window.localStorage.getItem(config.storageKey + ":" + name);
+      } catch (_) {
+        return null;
+      }
+    },
+    set(name, value) {
+      try {
+        if (value === null || value === undefined) window.localStorage.removeItem(config.storageKey + ":" + name);
+        else window.localStorage.setItem(config.storageKey + ":" + name, String(value));
+      } catch (_) {
+        /* private mode or storage full: the chat works, it only forgets across pages */
+      }
+    },
+  };
+
+  // ---------------------------------------------------------------------------
+  // Small DOM helpers. `el` never takes HTML: children are nodes or plain strings.
+  // ---------------------------------------------------------------------------
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "className") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children || []) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const cls = (name) => PREFIX + "__" + name;
+
+  // http(s) URLs, www. addresses and mailto: links; everything else stays text.
+  const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"'`]+/gi;
+  const TRAILING = /[.,;:!?)\]}'"]+$/;
+
+  function safeHref(candidate) {
+    try {
+      const url = new URL(candidate);
+      if (url.protocol === "http:" || url.protocol === "https:" || url.protocol === "mailto:") return url.href;
+    } catch (_) {
+      /* not a URL after all: leave it as text */
+    }
+    return null;
+  }
+
+  /** Text with links, as DOM nodes: text nodes and <a> elements, nothing interpreted. */
+  function richText(text) {
+    const fragment = document.createDocumentFragment();
+    const value = String(text === null || text === undefined ? "" : text);
+    let last = 0;
+    for (const match of value.matchAll(LINK)) {
+      let raw = match[0];
+      const trail = raw.match(TRAILING);
+      if (trail) raw = raw.slice(0, raw.length - trail[0].length);
+      const href = safeHref(raw);
+      if (!href || !raw) continue;
+      if (match.index > last) fragment.appendChild(document.createTextNode(value.slice(last, match.index)));
+      const link = el("a", { href, target: "_blank", rel: "noopener noreferrer", className: cls("link") });
+      link.textContent = raw; // the words as written; only the element is ours
+      fragment.appendChild(link);
+      last = match.index + raw.length;
+    }
+    if (last < value.length) fragment.appendChild(document.createTextNode(value.slice(last)));
+    return fragment;
+  }
+
+  // ---------------------------------------------------------------------------
+  // The interface, inside a shadow root: the host page's CSS cannot reach in,
+  // and every class is still prefixed for hosts that inspect or theme it.
+  // ---------------------------------------------------------------------------
+  const host = el("div", { id: PREFIX + "-root", className: PREFIX + "-host" });
+  const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  const stylesheet = el("link", { rel: "stylesheet", href: new URL("widget.css", config.assetBase).href });
+
+  const panelId = PREFIX + "-panel";
+  const logId = PREFIX + "-log";
+  const inputId = PREFIX + "-input";
+
+  const badge = el("span", { className: cls("badge"), "aria-hidden": "true", hidden: true });
+  const launcherIcon = el("span", { className: cls("launcher-icon"), "aria-hidden": "true" });
+  const launcher = el(
+    "button",
+    {
+      type: "button",
+      className: cls("launcher"),
+      "aria-expanded": "false",
+      "aria-controls": panelId,
+      "aria-label": "Open chat with " + config.botName,
+    },
+    [launcherIcon, badge],
+  );
+
+  const status = el("div", { className: cls("status"), role: "status", "aria-live": "polite" });
+  const closeButton = el("button", { type: "button", className: cls("close"), "aria-label": "Close chat" }, [
+    el("span", { "aria-hidden": "true", text: "×" }),
+  ]);
+  const header = el("div", { className: cls("header") }, [
+    el("div", { className: cls("avatar"), "aria-hidden": "true", text: config.botName.charAt(0) }),
+    el("div", { className: cls("titles") }, [
+      el("h2", { className: cls("title"), id: PREFIX + "-title", text: config.title }),
+      el("p", { className: cls("subtitle"), text: config.subtitle }),
+    ]),
+    closeButton,
+  ]);
+  const log = el("div", {
+    className: cls("log"),
+    id: logId,
+    role: "log",
+    "aria-live": "polite",
+    "aria-relevant": "additions",
+    "aria-label": "Conversation",
+    tabindex: "0",
+  });
+  const typing = el("div", { className: cls("typing"), hidden: true }, [
+    el("span", { className: cls("sr-only"), text: config.botName + " is typing" }),
+    el("span", { className: cls("dot"), "aria-hidden": "true" }),
+    el("span", { className: cls("dot"), "aria-hidden": "true" }),
+    el("span", { className: cls("dot"), "aria-hidden": "true" }),
+  ]);
+  const input = el("textarea", {
+    id: inputId,
+    className: cls("input"),
+    rows: "1",
+    maxlength: String(MAX_CHARS),
+    placeholder: "Type your message…",
+    "aria-label": "Message to " + config.botName,
+    autocomplete: "off",
+  });
+  const counter = el("span", { className: cls("counter"), "aria-live": "polite", hidden: true });
+  const sendButton = el("button", { type: "submit", className: cls("send"), "aria-label": "Send message" }, [
+    el("span", { className: cls("send-icon"), "aria-hidden": "true" }),
+  ]);
+  const form = el("form", { className: cls("composer"), novalidate: true }, [input, sendButton, counter]);
+  const panel = el(
+    "div",
+    {
+      id: panelId,
+      className: cls("panel"),
+      role: "dialog",
+      "aria-modal": "false",
+      "aria-labelledby": PREFIX + "-title",
+      hidden: true,
+    },
+    [header, status, log, typing, form],
+  );
+  const frame = el("div", { className: PREFIX }, [panel, launcher]);
+  root.appendChild(stylesheet);
+  root.appendChild(frame);
+
+  // ---------------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------------
+  let socket = null;
+  let ready = false; // session confirmed on the current connection
+  let historyTimer = null;
+  let typingTimer = null;
+  let awaitingReply = false;
+  let unread = 0;
+  let lastSeen = Number(store.get("seen")) || 0; // newest server timestamp the customer has seen
+  let historyNewest = 0;
+  let liveSinceHistory = false;
+  let lastSentAt = 0;
+  const queue = []; // {text, bubble} typed while not connected: sent after (re)connecting
+
+  // ---------------------------------------------------------------------------
+  // Messages
+  // ---------------------------------------------------------------------------
+  function scrollToEnd() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function removeQuickReplies() {
+    for (const group of log.querySelectorAll("." + cls("replies"))) group.remove();
+  }
+
+  function quickReplies(replies) {
+    const group = el("div", { className: cls("replies"), role: "group", "aria-label": "Suggested replies" });
+    for (const reply of replies) {
+      const title = String(reply.title || reply.payload || "");
+      const payload = String(reply.payload || reply.title || "");
+      if (!title || !payload) continue;
+      const button = el("button", { type: "button", className: cls("reply") });
+      button.textContent = title;
+      button.addEventListener("click", () => send(payload, title));
+      group.appendChild(button);
+    }
+    return group.childElementCount ? group : null;
+  }
+
+  function attachmentNode(attachment) {
+    const payload = (attachment && attachment.payload) || {};
+    const href = safeHref(String(payload.src || payload.url || (typeof attachment === "string" ? attachment : "")));
+    if (!href) return null;
+    if (attachment.type === "image" && href.startsWith("http")) {
+      return el("img", { src: href, alt: String(payload.title || "Image from " + config.botName), className: cls("image") });
+    }
+    const link = el("a", { href, target: "_blank", rel: "noopener noreferrer", className: cls("link") });
+    link.textContent = String(payload.title || href);
+    return link;
+  }
+
+  /** One message in the log. sender: "bot" | "user" | "notice". */
+  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome }) {
+    const who = sender === "user" ? "You" : sender === "bot" ? config.botName : "Notice";
+    const bubble = el("div", { className: cls("bubble") });
+    if (text) bubble.appendChild(richText(text));
+    const media = attachment ? attachmentNode(attachment) : null;
+    if (media) bubble.appendChild(media);
+    if (!bubble.childNodes.length) return null;
+    const item = el(
+      "div",
+      {
+        className: [
+          cls("message"),
+          cls("message--" + sender),
+          proactive ? cls("message--proactive") : "",
+          welcome ? cls("message--welcome") : "",
+        ].join(" "),
+      },
+      [el("span", { className: cls("sr-only"), text: who + ": " })],
+    );
+    if (proactive) item.appendChild(el("span", { className: cls("tag"), text: config.botName + " reached out" }));
+    item.appendChild(bubble);
+    if (pending) item.appendChild(el("span", { className: cls("pending"), text: "Waiting for connection…" }));
+    if (replies && replies.length) {
+      const group = quickReplies(replies);
+      if (group) item.appendChild(group);
+    }
+    log.appendChild(item);
+    scrollToEnd();
+    return item;
+  }
+
+  function setTyping(on) {
+    awaitingReply = on;
+    typing.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(() => setTyping(false), TYPING_TIMEOUT_MS);
+    if (on) scrollToEnd();
+  }
+
+  function updateBadge() {
+    badge.hidden = unread === 0;
+    badge.textContent = unread > 9 ? "9+" : String(unread);
+    launcher.setAttribute(
+      "aria-label",
+      "Open chat with " + config.botName + (unread ? ` (${unread} unread message${unread === 1 ? "" : "s"})` : ""),
+    );
+  }
+
+  function markSeen(timestamp) {
+    if (typeof timestamp === "number" && timestamp > lastSeen) {
+      lastSeen = timestamp;
+      store.set("seen", String(lastSeen));
+    }
+  }
+
+  function isOpen() {
+    return !panel.hidden;
+  }
+
+  function renderHistory(messages) {
+    log.textContent = "";
+    liveSinceHistory = false;
+    historyNewest = 0;
+    let waiting = 0;
+    const lastUser = messages.map((m) => m.sender).lastIndexOf("user");
+    messages.forEach((message, index) => {
+      const sender = message.sender === "user" ? "user" : "bot";
+      addMessage({
+        sender,
+        text: message.text,
+        // Buttons belong to the bot's latest turn; older ones were answered already.
+        quickReplies: index > lastUser ? message.quick_replies : null,
+        proactive: Boolean(message.proactive),
+      });
+      const ts = Number(message.timestamp) || 0;
+      historyNewest = Math.max(historyNewest, ts);
+      // Unread: newer than anything seen here before; on a first visit, the proactive
+      // messages that waited since the customer last wrote.
+      if (sender === "bot" && (lastSeen ? ts > lastSeen : message.proactive && index > lastUser)) waiting += 1;
+    });
+    if (!messages.length) addMessage({ sender: "bot", text: config.welcome, welcome: true });
+    for (const entry of queue) entry.item = addMessage({ sender: "user", text: entry.title, pending: true });
+    if (isOpen()) markSeen(historyNewest);
+    else {
+      unread = waiting;
+      updateBadge();
+    }
+  }
+
+  function onBotMessage(data) {
+    if (!data || typeof data !== "object") return;
+    let replies = null;
+    if (Array.isArray(data.quick_replies)) replies = data.quick_replies;
+    else if (Array.isArray(data.buttons)) replies = data.buttons;
+    // Nothing asked from this page lately: the scheduler (or a person) reached out.
+    const proactive = !awaitingReply && Date.now() - lastSentAt > PROACTIVE_AFTER_MS;
+    setTyping(false);
+    const item = addMessage({
+      sender: "bot",
+      text: typeof data.text === "string" ? data.text : "",
+      quickReplies: replies,
+      attachment: data.attachment,
+      proactive,
+    });
+    if (!item) return;
+    liveSinceHistory = true;
+    if (!isOpen()) {
+      unread += 1;
+      updateBadge();
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sending: straight away on a confirmed connection, otherwise queued (shown as
+  // waiting) and sent in order as soon as the next connection is confirmed.
+  // ---------------------------------------------------------------------------
+  function emitMessage(payload) {
+    lastSentAt = Date.now();
+    socket.emit("user_uttered", { message: payload });
+  }
+
+  function flushQueue() {
+    clearTimeout(historyTimer);
+    while (ready && socket && socket.connected && queue.length) {
+      const entry = queue.shift();
+      if (entry.item) {
+        const note = entry.item.querySelector("." + cls("pending"));
+        if (note) note.remove();
+      }
+      emitMessage(entry.payload);
+      setTyping(true);
+    }
+  }
+
+  function send(payload, title) {
+    const text = String(payload || "");
+    if (!text.trim()) return false;
+    if (text.length > MAX_CHARS) {
+      addMessage({ sender: "notice", text: `That message is too long (at most ${MAX_CHARS} characters).` });
+      return false;
+    }
+    removeQuickReplies();
+    const shown = title || text;
+    if (ready && socket && socket.connected) {
+      addMessage({ sender: "user", text: shown });
+      emitMessage(text);
+      setTyping(true);
+    } else {
+      const entry = { payload: text, title: shown, item: null };
+      entry.item = addMessage({ sender: "user", text: shown, pending: true });
+      queue.push(entry);
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Connection
+  // ---------------------------------------------------------------------------
+  /** state: connecting | online | reconnecting | offline; on the frame as data-state for hosts and tests. */
+  function setState(state, text) {
+    frame.dataset.state = state;
+    status.textContent = text || "";
+  }
+
+  function auth(callback) {
+    const done = (token) => {
+      const data = {};
+      if (typeof token === "string" && token) data.customer_token = token;
+      const session = store.get("session");
+      if (session) data.session = session;
+      callback(data);
+    };
+    if (!config.getCustomerToken) return done(null);
+    Promise.resolve()
+      .then(() => config.getCustomerToken())
+      .then(done, (error) => {
+        console.warn("LumenChat: getCustomerToken failed; chatting as a guest", error);
+        done(null);
+      });
+  }
+
+  function socketOptions() {
+    const target = new URL(config.rasaUrl, window.location.href);
+    // A path in rasaUrl (Rasa behind a proxy at /rasa) belongs to the socket.io path,
+    // not to the namespace (socket.io reads a URL's path as the namespace).
+    const base = target.pathname.replace(/\/+$/, "");
+    return {
+      origin: target.origin,
+      options: {
+        path: config.socketPath || base + "/socket.io",
+        transports: ["websocket", "polling"],
+        auth,
+        reconnectionDelay: 1000,
+        reconnectionDelayMax: 8000,
+      },
+    };
+  }
+
+  function connect() {
+    const { origin, options } = socketOptions();
+    socket = window.io(origin, options);
+    setState("connecting", "Connecting…");
+
+    socket.on("connect", () => {
+      ready = false;
+      socket.emit("session_request", {});
+    });
+
+    socket.on("session_confirm", (data) => {
+      data = data || {};
+      ready = true;
+      setState("online");
+      if (!data.verified && typeof data.session_id === "string" && data.session_id) store.set("session", data.session_id);
+      if (data.token_problem === "expired") {
+        addMessage({
+          sender: "notice",
+          text: "Your sign-in has expired, so I can only give general help. Reload the page to sign in again.",
+        });
+      } else if (data.token_problem) {
+        addMessage({ sender: "notice", text: "I couldn't confirm your sign-in, so I can only give general help." });
+      }
+      // history follows; queued messages go after it so they are not wiped by it.
+      clearTimeout(historyTimer);
+      historyTimer = setTimeout(flushQueue, HISTORY_WAIT_MS);
+    });
+
+    socket.on("history", (data) => {
+      const messages = data && Array.isArray(data.messages) ? data.messages : [];
+      renderHistory(messages);
+      flushQueue();
+    });
+
+    socket.on("bot_uttered", onBotMessage);
+
+    socket.on("user_echo", (data) => {
+      if (data && typeof data.text === "string") {
+        removeQuickReplies();
+        addMessage({ sender: "user", text: data.text });
+      }
+    });
+
+    socket.on("error_message", (data) => {
+      setTyping(false);
+      const text = data && typeof data.text === "string" ? data.text : "Sorry, something went wrong.";
+      addMessage({ sender: "notice", text });
+    });
+
+    socket.on("disconnect", (reason) => {
+      ready = false;
+      setTyping(false);
+      if (reason === "io client disconnect") return;
+      setState("reconnecting", "Connection lost. Reconnecting…");
+    });
+
+    socket.io.on("reconnect_attempt", () => setState("reconnecting", "Reconnecting…"));
+
+    socket.on("connect_error", () => {
+      if (socket.active) setState("reconnecting", "Can't reach the chat right now. Reconnecting…");
+      else {
+        // refused by the server: try again later with fresh credentials
+        setState("reconnecting", "Can't reach the chat right now. Retrying…");
+        setTimeout(() => socket && !socket.connected && socket.connect(), 5000);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Opening and closing
+  // ---------------------------------------------------------------------------
+  function open({ focus = true } = {}) {
+    panel.hidden = false;
+    frame.classList.add(PREFIX + "--open");
+    launcher.setAttribute("aria-expanded", "true");
+    store.set("open", "1");
+    unread = 0;
+    updateBadge();
+    // Live messages carry no server time; "now" stands for them (history gives real times).
+    markSeen(liveSinceHistory ? Math.max(historyNewest, Date.now() / 1000) : historyNewest);
+    scrollToEnd();
+    if (focus) input.focus();
+  }
+
+  function close({ focus = true } = {}) {
+    panel.hidden = true;
+    frame.classList.remove(PREFIX + "--open");
+    launcher.setAttribute("aria-expanded", "false");
+    store.set("open", "0");
+    if (focus) launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => (isOpen() ? close() : open()));
+  closeButton.addEventListener("click", () => close());
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (send(input.value)) {
+      input.value = "";
+      onInput();
+    }
+    input.focus();
+  });
+
+  function onInput() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 120) + "px";
+    const left = MAX_CHARS - input.value.length;
+    counter.hidden = left > 200;
+    counter.textContent = `${left} characters left`;
+    sendButton.disabled = !input.value.trim();
+  }
+
+  input.addEventListener("input", onInput);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  // ---------------------------------------------------------------------------
+  // Start-up
+  // ---------------------------------------------------------------------------
+  function loadSocketIo() {
+    if (typeof window.io === "function") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const tag = el("script", { src: new URL("vendor/socket.io.min.js", config.assetBase).href, async: true });
+      tag.addEventListener("load", () => resolve());
+      tag.addEventListener("error", () => reject(new Error("socket.io client could not be loaded")));
+      document.head.appendChild(tag);
+    });
+  }
+
+  function start() {
+    document.body.appendChild(host);
+    onInput();
+    updateBadge();
+    if (store.get("open") === "1") open({ focus: false });
+    loadSocketIo().then(connect, (error) => {
+      console.error("LumenChat:", error);
+      setState("offline", "The chat could not be loaded. Please reload the page.");
+    });
+  }
+
+  window.LumenChat = {
+    version: VERSION,
+    open: () => open(),
+    close: () => close(),
+    isOpen,
+    /** Reconnect with fresh credentials (e.g. the visitor signed in or out); clears the shown conversation. */
+    restart() {
+      queue.length = 0;
+      ready = false;
+      log.textContent = "";
+      setTyping(false);
+      unread = 0;
+      updateBadge();
+      if (socket) {
+        socket.disconnect();
+        socket.connect();
+      }
+    },
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
