@@ -9,6 +9,7 @@ customers, reconnecting after network loss, keyboard and phone use, a screenshot
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -180,12 +181,12 @@ def test_anonymous_visitor_gets_general_help_only_and_keeps_their_conversation(v
     guest.wait_online()
     # Phone-sized screen: the open chat fills it.
     # Measured once the opening animation has ended (on a loaded machine it is still running here).
-    guest.page.wait_for_function(
-        "() => { const r = document.querySelector('.lumen-chat__panel').getBoundingClientRect();"
-        " return Math.round(r.width) === 390 && Math.round(r.height) === 800; }",
-        timeout=15_000,
-    )
-    box = guest.page.locator(".lumen-chat__panel").bounding_box()
+    panel = guest.page.locator(".lumen-chat__panel")  # inside the widget's shadow root: a locator reaches it
+    box = panel.bounding_box()
+    deadline = time.monotonic() + 15
+    while box is not None and (round(box["width"]), round(box["height"])) != (390, 800) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        box = panel.bounding_box()
     assert box is not None and (round(box["width"]), round(box["height"])) == (390, 800)
     guest.page.screenshot(path=str(artifact_path("widget-phone.png")))
 
