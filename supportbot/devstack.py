@@ -10,6 +10,8 @@ stack. Production start-up is scripts/run.sh.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import multiprocessing
 import os
 import signal
 import socket
@@ -95,6 +97,37 @@ def wait_until(server: Server, ready: Callable[[], bool], *, timeout: float) -> 
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{server.name} not ready after {timeout}s:\n{server.log_tail()}")
+
+
+class PreloadedWorkers:
+    """Worker processes forked from one that has already imported ``modules``.
+
+    For fault tests that start a worker and SIGKILL it again and again: a fresh interpreter
+    spends seconds importing SQLAlchemy, pydantic and httpx before it does anything (minutes on
+    a loaded machine), a fork from a preloaded parent spends milliseconds. Each worker is still
+    its own OS process running the command's real ``main``; only the imports are shared.
+    """
+
+    def __init__(self, modules: list[str]) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([__name__, *modules])
+
+    def start(self, entry: str, argv: list[str], *, env: dict[str, str], log_path: Path) -> multiprocessing.Process:
+        """Run ``entry`` ("package.module:function", called with ``argv``) in a new worker with
+        exactly ``env`` as its environment, stdout and stderr appended to ``log_path``."""
+        process = self._context.Process(target=_run_logged, args=(entry, argv, env, str(log_path)), daemon=True)
+        process.start()
+        return process
+
+
+def _run_logged(entry: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.clear()
+    os.environ.update(env)
+    module, function = entry.split(":")
+    sys.exit(getattr(importlib.import_module(module), function)(argv))
 
 
 def http_ok(url: str) -> Callable[[], bool]:
