@@ -4,6 +4,10 @@
 #   .venvs/app   Python 3.11, everything else         (requirements/app.lock)
 # Idempotent and quick when nothing changed: each env remembers the hash of the
 # lock file it was built from and is only touched when that hash changes.
+# Packages are installed by uv (requirements/tools.lock, in .venvs/tools), which reads
+# the machine's pip configuration through scripts/uv_args.py: on a 2-core machine pip
+# took 47 s wall / 43 CPU-s for the Rasa env, uv 13 s / 19 CPU-s (hard links from its
+# cache in .venvs/.uv-cache, on the same disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,19 +41,38 @@ build_env() {  # build_env NAME PYTHON_VERSION LOCKFILE
     echo "       Install it, e.g. 'pyenv install $version' (https://github.com/pyenv/pyenv), then run this again." >&2
     exit 1
   fi
-  log "building $name env with $python from $lock (a few minutes the first time)"
-  [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.2"
-  # --no-compile: byte-compiling TensorFlow and PyTorch up front takes minutes;
-  # Python compiles each module on first import instead.
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile -r "$lock"
-  "$dir/bin/python" -m pip check
+  log "building $name env with $python from $lock (a minute or two the first time)"
+  [ -x "$dir/bin/python" ] || "$UV" venv --quiet --python "$python" "$dir"
+  "$UV" pip install --quiet --python "$dir/bin/python" --link-mode hardlink "${UV_ARGS[@]}" -r "$lock"
+  "$UV" pip check --python "$dir/bin/python"
   echo "$want" > "$stamp"
   log "$name env ready"
 }
 
+# uv itself, pinned, in a small env of its own (python3: whichever this machine has).
+build_tools() {
+  local dir=.venvs/tools want stamp=.venvs/tools/.lock.sha256
+  want=$(sha256sum requirements/tools.lock | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/bin/uv" ]; then return 0; fi
+  log "installing the package installer (uv) into $dir"
+  [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements/tools.lock
+  echo "$want" > "$stamp"
+}
+
 want=${1:-all}
 mkdir -p .venvs
+UV_CACHE=$(pwd)/.venvs/.uv-cache
+export UV_HTTP_TIMEOUT=${UV_HTTP_TIMEOUT:-${PIP_DEFAULT_TIMEOUT:-180}}
+build_tools
+UV=.venvs/tools/bin/uv
+export UV_CACHE_DIR=$UV_CACHE
+UV_ARGS=()
+listed=$(.venvs/tools/bin/python scripts/uv_args.py)
+[ -z "$listed" ] || mapfile -t UV_ARGS <<< "$listed"
+if [ -z "${SSL_CERT_FILE:-}" ] && cert=$(.venvs/tools/bin/python scripts/uv_args.py cert 2>/dev/null) && [ -n "$cert" ]; then
+  export SSL_CERT_FILE=$cert
+fi
 case "$want" in
   rasa) build_env rasa 3.10 requirements/rasa.lock ;;
   app) build_env app 3.11 requirements/app.lock ;;
