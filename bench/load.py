@@ -1,7 +1,8 @@
 """Benchmark (not a test): conversation latency and throughput under load, ours against a bare `rasa init` bot.
 
-    PYTHONPATH=. .venvs/app/bin/python -m bench.load                      # N = 1, 8, 32; both stacks
+    PYTHONPATH=. .venvs/app/bin/python -m bench.load                      # N = 1, 8, 32; every stack
     PYTHONPATH=. .venvs/app/bin/python -m bench.load --levels 1,8 --seconds 60 --stacks ours
+    PYTHONPATH=. .venvs/app/bin/python -m bench.load --stacks ours --levels 8 --profile-with /tmp/pyspy/bin/py-spy
 
 Stacks (started here on 127.0.0.1, stopped at the end; traffic goes nowhere else):
 
@@ -10,8 +11,10 @@ Stacks (started here on 127.0.0.1, stopped at the end; traffic goes nowhere else
   them (``supportbot.devstack``). Each conversation is a verified customer (a token minted
   with the stack's secret) on the REST channel: greet, plan (profile lookup), orders
   (order lookup), loyalty points, give feedback (a form: the question, then the
-  customer's text), thanks. Every virtual user takes the next unused demo customer, so no
-  two conversations share a tracker.
+  customer's text), thanks. Every conversation has its own sender id, so its own tracker;
+  the 300 demo customers take turns.
+- ``ours-plain``: the same stack served by Rasa's own ``rasa run`` instead of
+  ``python -m bot.server`` (bot/server.py), to measure that fix in the same run.
 - ``bare``: ``rasa init --no-prompt`` in a temporary folder (Rasa's starter bot, trained by
   ``rasa init`` itself), served by ``rasa run`` with its REST channel; conversations of the
   starter's own stories: greet, "I am sad", "yes", goodbye. Random sender ids.
@@ -22,6 +25,10 @@ capacity); a level ends after ``--seconds`` or ``--turns`` turns, whichever come
 A first conversation per stack, before any level, warms the models and is not counted.
 Per level: turns, errors, turns per second, p50/p95/p99 latency per turn type and overall.
 Results are appended to ``bench-results/load.json`` (``--out``) after every level.
+
+Profiling: ``--profile-with PATH_TO_PY_SPY`` samples every server of a stack with py-spy
+during one level (``--profile-level``, default the largest) and adds where the CPU went to
+that level's result (``profile``); the raw stacks stay in ``--profile-dir``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import os
+import platform
 import secrets
 import shutil
 import statistics
@@ -54,16 +63,12 @@ from supportbot.devstack import (
     free_port,
     newest_model,
     rasa_executable,
-    start_actions,
+    start_demo_stack,
     start_rasa,
-    wait_for_actions,
     wait_for_rasa,
-    write_endpoints,
 )
 from supportbot.identity import mint_customer_token
-from supportbot.store.db import make_engine, session_factory
-from supportbot.store.demo import CUSTOMER_COUNT, load_demo_data
-from supportbot.store.migrate import upgrade_database
+from supportbot.store.demo import CUSTOMER_COUNT
 
 RESULTS = ROOT / "bench-results" / "load.json"
 
@@ -95,35 +100,20 @@ class Target:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def start_ours(model: Path, work: Path) -> Target:
-    db_url = f"sqlite:///{work / 'profile.db'}"
-    upgrade_database(url=db_url)
-    engine = make_engine(db_url)
-    load_demo_data(session_factory=session_factory(engine))
-    engine.dispose()
-    rasa_port, actions_port = free_port(), free_port()
-    endpoints = write_endpoints(
-        work, tracker_db=work / "tracker.db", actions_url=f"http://127.0.0.1:{actions_port}/webhook"
-    )
-    secret, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    env = base_env(CUSTOMER_TOKEN_SECRET=secret, SUPPORTBOT_DATABASE_URL=db_url)
-    actions = start_actions(port=actions_port, env=env, log_dir=work)
-    rasa = start_rasa(model=model, port=rasa_port, token=api_token, endpoints=endpoints, env=env, log_dir=work)
-    customers = iter(f"C{n:06d}" for n in range(1, CUSTOMER_COUNT + 1))
+def start_ours(model: Path, work: Path, *, plain_rasa: bool = False) -> Target:
+    # exactly the stack the end-to-end tests start
+    stack = start_demo_stack(model=model, workdir=work, plain_rasa=plain_rasa)
+    conversations = itertools.count()
 
     def next_conversation() -> tuple[str, dict[str, Any]]:
-        customer = next(customers)  # StopIteration: more conversations than demo customers
-        token = mint_customer_token(customer_id=customer, secret=secret, ttl_seconds=3600)
-        return "web", {"customer_token": token}
+        # A new conversation (its own tracker) every time; the 300 demo customers take turns.
+        n = next(conversations)
+        customer = f"C{n % CUSTOMER_COUNT + 1:06d}"
+        token = mint_customer_token(customer_id=customer, secret=stack.secret, ttl_seconds=3600)
+        return f"load-{n}", {"customer_token": token}
 
-    target = Target("ours", f"http://127.0.0.1:{rasa_port}", OURS_SCRIPT, next_conversation, [actions, rasa])
-    try:
-        wait_for_actions(actions, actions_port, timeout=900)
-        wait_for_rasa(rasa, rasa_port, api_token, timeout=1200)
-    except BaseException:
-        target.stop()
-        raise
-    return target
+    name = "ours-plain" if plain_rasa else "ours"
+    return Target(name, stack.rasa_url, OURS_SCRIPT, next_conversation, stack.servers)
 
 
 def start_bare(work: Path) -> Target:
@@ -152,6 +142,7 @@ def start_bare(work: Path) -> Target:
         log_dir=work,
         name="rasa-bare",
         credentials=project / "credentials.yml",
+        plain=True,
     )
 
     def next_conversation() -> tuple[str, dict[str, Any]]:
@@ -245,33 +236,127 @@ async def run_level(target: Target, users: int, *, seconds: float, max_turns: in
 def line(result: dict[str, Any]) -> str:
     a = result["all"]
     return (
-        f"{result['stack']:<6}{result['users']:>4}{result['turns_ok']:>7}{result['errors']:>7}"
+        f"{result['stack']:<11}{result['users']:>4}{result['turns_ok']:>7}{result['errors']:>7}"
         f"{result['turns_per_second']:>9}{a['p50_ms']:>9}{a['p95_ms']:>9}{a['p99_ms']:>9}"
     )
+
+
+class Profiler:
+    """py-spy sampling every server of a stack during one level (``--profile-with``).
+
+    py-spy is a separate program (``pip install py-spy`` anywhere; it is not a dependency of
+    either environment) that samples a running process from outside, so the servers run
+    unmodified. Each server's collapsed stacks go to ``DIR/<stack>-<server>-N<users>.txt``;
+    :func:`hot_spots` reads them back.
+    """
+
+    def __init__(self, py_spy: Path, out_dir: Path) -> None:
+        self.py_spy, self.out_dir = py_spy, out_dir
+        self.running: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, target: Target, users: int, seconds: float) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for server in target.servers:
+            out = self.out_dir / f"{target.name}-{server.name}-N{users}.txt"
+            command = [str(self.py_spy), "record", "--pid", str(server.process.pid), "--format", "raw"]
+            command += ["--rate", "50", "--duration", str(int(seconds)), "--nonblocking", "--output", str(out)]
+            self.running.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
+
+    def finish(self) -> list[Path]:
+        done = []
+        for process, out in self.running:
+            try:
+                _, err = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                _, err = process.communicate()
+            if out.exists():
+                done.append(out)
+            else:
+                print(f"py-spy wrote no {out.name}: {err.decode(errors='replace')[-300:]}", flush=True)
+        self.running = []
+        return done
+
+
+OUR_CODE = ("bot/", "actions/", "supportbot/", "scheduler/")
+"""Where our packages' frames point (py-spy names a frame ``function (path:line)``, the path
+relative to its ``sys.path`` entry: ``rasa/core/actions/...`` is Rasa's, ``actions/...`` ours)."""
+
+
+def is_ours(frame: str) -> bool:
+    path = frame.rpartition(" (")[2]
+    return path.startswith(OUR_CODE)
+
+
+def hot_spots(collapsed: Path, top: int = 12) -> dict[str, Any]:
+    """The functions the samples were spent in (self time) and our own functions by inclusive
+    time, from py-spy's collapsed-stack file, as shares of all samples."""
+    own: dict[str, int] = defaultdict(int)
+    inclusive: dict[str, int] = defaultdict(int)
+    total = 0
+    for raw in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = raw.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        own[frames[-1]] += count
+        for frame in set(frames):
+            if is_ours(frame):
+                inclusive[frame] += count
+
+    def shares(table: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(table.items(), key=lambda item: -item[1])[:top]
+        return [(frame, round(count / total, 3)) for frame, count in ranked]
+
+    return {"samples": total, "self": shares(own), "ours_inclusive": shares(inclusive)}
+
+
+def print_profile(profile: dict[str, Any]) -> None:
+    for name, spots in profile.items():
+        print(f"  profile {name}: {spots['samples']} samples")
+        for frame, share in spots["self"][:6]:
+            print(f"    self {share:6.1%}  {frame[:140]}")
+        for frame, share in spots["ours_inclusive"][:6]:
+            print(f"    ours {share:6.1%}  {frame[:140]}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32")
-    parser.add_argument("--stacks", default="ours,bare")
+    parser.add_argument("--stacks", default="ours,ours-plain,bare")
     parser.add_argument("--seconds", type=float, default=120, help="at most this long per level")
     parser.add_argument("--turns", type=int, default=1500, help="at most this many turns per level")
     parser.add_argument("--model", type=Path, help="our model (default: the newest in models/)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile-with", type=Path, metavar="PY_SPY", help="sample the servers with this py-spy during one level"
+    )
+    parser.add_argument("--profile-level", type=int, help="the level to profile (default: the largest)")
+    parser.add_argument("--profile-dir", type=Path, default=ROOT / "bench-results" / "load-profiles")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.levels.split(",")]
     if any(n < 1 or n > 64 for n in levels):
         raise SystemExit("--levels: between 1 and 64 concurrent conversations")
-    meta = {"command": " ".join(["python", "-m", "bench.load", *(argv or sys.argv[1:])]), "cpus": os.cpu_count()}
+    profiler = Profiler(args.profile_with, args.profile_dir) if args.profile_with else None
+    profile_level = args.profile_level or max(levels)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    meta = {
+        "started": started,
+        "command": " ".join(["python", "-m", "bench.load", *(argv or sys.argv[1:])]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "cpus": os.cpu_count(),
+    }
     results = []
     for stack in args.stacks.split(","):
         work = Path(tempfile.mkdtemp(prefix=f"bench-load-{stack}-"))
-        if stack == "ours":
-            target = start_ours(args.model or newest_model(), work)
+        if stack in ("ours", "ours-plain"):
+            target = start_ours(args.model or newest_model(), work, plain_rasa=stack == "ours-plain")
         elif stack == "bare":
             target = start_bare(work)
         else:
-            raise SystemExit(f"unknown stack {stack!r}: ours or bare")
+            raise SystemExit(f"unknown stack {stack!r}: ours, ours-plain or bare")
         target.cleanup.append(work)
         try:
             print(f"[{now()}] {stack}: warm-up conversation", flush=True)
@@ -280,13 +365,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{stack}: the warm-up conversation failed: {warm['error_examples']}")
             for users in levels:
                 print(f"[{now()}] {stack}: {users} concurrent conversations", flush=True)
+                if profiler and users == profile_level:
+                    profiler.start(target, users, args.seconds)
                 result = asyncio.run(run_level(target, users, seconds=args.seconds, max_turns=args.turns))
+                if profiler and users == profile_level:
+                    result["profile"] = {path.name: hot_spots(path) for path in profiler.finish()}
+                    print_profile(result["profile"])
+                result["run"] = started  # which invocation: the summary shows the latest one
                 append_result(args.out, "levels", result, meta)
                 results.append(result)
                 print(line(result), flush=True)
         finally:
             target.stop()
-    print(f"\n{'stack':<6}{'N':>4}{'turns':>7}{'errors':>7}{'turns/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    print(f"\n{'stack':<11}{'N':>4}{'turns':>7}{'errors':>7}{'turns/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     for result in results:
         print(line(result))
     print(f"\nresults: {args.out}")

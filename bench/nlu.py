@@ -58,6 +58,8 @@ RESULTS = ROOT / "bench-results" / "nlu.json"
 OUT_OF_SCOPE = "oos"
 FALLBACK = "nlu_fallback"
 EMBEDDING_COMPONENT = "bot.nlu.sentence_featurizer.SentenceEmbeddingFeaturizer"
+CLASSIFIER_SETTINGS = ("C", "dense_weight", "normalize")
+"""LinearIntentClassifier settings that ``--set`` may vary."""
 PUBLISHED = {
     "banking77": "fine-tuned BERT 93.66 %, USE+ConveRT 93.36 % (Casanueva et al. 2020); "
     "frozen all-MiniLM-L6-v2 + logistic regression 79.75 % (MTEB)",
@@ -154,7 +156,7 @@ def our_pipeline(*, embedding: bool | None, overrides: dict[str, Any]) -> list[d
         pipeline.insert(at, {"name": EMBEDDING_COMPONENT})
     for component in pipeline:
         if component["name"].endswith("LinearIntentClassifier"):
-            component.update({k: v for k, v in overrides.items() if k in ("C", "dense_weight")})
+            component.update({k: v for k, v in overrides.items() if k in CLASSIFIER_SETTINGS})
     return pipeline
 
 
@@ -360,9 +362,13 @@ def parse_sets(values: list[str]) -> list[dict[str, Any]]:
     combos: list[dict[str, Any]] = [{}]
     for item in values:
         key, _, raw = item.partition("=")
-        if key not in ("dense_weight", "C") or not raw:
-            raise SystemExit(f"--set {item!r}: expected dense_weight=… or C=… (comma-separated numbers)")
-        options = [float(v) for v in raw.split(",")]
+        if key not in CLASSIFIER_SETTINGS or not raw:
+            raise SystemExit(
+                f"--set {item!r}: expected one of {', '.join(CLASSIFIER_SETTINGS)}=… (comma-separated values)"
+            )
+        options: list[Any] = [
+            v.lower() in ("1", "true", "yes") if key == "normalize" else float(v) for v in raw.split(",")
+        ]
         combos = [c | {key: v} for c in combos for v in options]
     return combos
 
@@ -371,7 +377,7 @@ def settings_for(pipeline: str, combos: list[dict[str, Any]]) -> list[dict[str, 
     """The classifier settings that mean something for ``pipeline``, each once."""
     if pipeline == "default":
         return [{}]
-    keys = ("C",) if pipeline == "ours-sparse" else ("C", "dense_weight")
+    keys = tuple(k for k in CLASSIFIER_SETTINGS if not (pipeline == "ours-sparse" and k == "dense_weight"))
     unique: list[dict[str, Any]] = []
     for combo in combos:
         kept = {k: v for k, v in combo.items() if k in keys}
@@ -405,7 +411,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.data / name).is_dir():
             raise SystemExit(f"{args.data / name} is missing: point --data at the benchmark data directory")
     epochs = 1 if args.smoke else args.default_epochs
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     meta = {
+        "started": started,
         "command": " ".join([Path(sys.executable).name, "-m", "bench.nlu", *(argv or sys.argv[1:])]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "published": PUBLISHED,
@@ -432,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                     work=work,
                     timeout=args.timeout,
                 )
+                result["run"] = started  # which invocation: the summary shows the latest one
                 append_result(args.out, "runs", result, meta)
                 runs.append(result)
                 print(table([result]).splitlines()[1], flush=True)

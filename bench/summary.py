@@ -1,102 +1,318 @@
-"""Print a short summary of the benchmark results in ``bench-results/`` (what ``make bench`` ends with).
+"""The figures of the latest benchmark runs, printed and written into docs/BENCHMARKS.md.
 
-    .venvs/app/bin/python -m bench.summary
+    .venvs/app/bin/python -m bench.summary                       # print
+    .venvs/app/bin/python -m bench.summary --write-doc docs/BENCHMARKS.md
 
-Reads ``themes*.json`` (``bench/themes.py``) and ``outreach*.json`` (``bench/outreach_plan.py``,
-``--out`` files included) when they exist; a missing ``themes.json`` / ``outreach.json`` is
-reported, not an error. Standard library only.
+``make bench`` ends with the second form: the section between the markers
+``<!-- bench:latest:start -->`` and ``<!-- bench:latest:end -->`` of the document is replaced
+by the latest figures of every benchmark found in ``bench-results/`` (with each run's command,
+machine and date); the rest of the document, the analysis written by people, is left alone.
+Files that append one run after another (``nlu.json``, ``load.json``) are shown for their
+latest run only. A missing results file is reported, not an error. Standard library only.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
+START, END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+
+
+@dataclass
+class Section:
+    title: str
+    source: str
+    about: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"{self.title}  ({self.source})", *(f"  {a}" for a in self.about)]
+        if self.rows:
+            widths = [max(len(str(r[i])) for r in [self.header, *self.rows]) for i in range(len(self.header))]
+            for row in [self.header, *self.rows]:
+                lines.append(
+                    "  "
+                    + "  ".join(
+                        str(c).rjust(w) if i else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                    )
+                )
+        lines += [f"  {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", f"Source: `bench-results/{self.source}`. " + " ".join(self.about), ""]
+        if self.rows:
+            lines.append("| " + " | ".join(self.header) + " |")
+            lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.header))) + "|")
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
+            lines.append("")
+        lines += [f"{n}  " for n in self.notes]
+        return "\n".join(lines).rstrip() + "\n"
 
 
 def _load(name: str) -> dict[str, Any] | None:
     path = RESULTS / name
     if not path.is_file():
-        print(f"{name}: not there (run its benchmark first)")
         return None
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def themes(name: str = "themes.json") -> None:
+def _latest(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries of the newest invocation (``run``), or all when the file predates run ids."""
+    runs = [i.get("run") for i in items if i.get("run")]
+    if not runs:
+        return items
+    newest = max(runs)
+    return [i for i in items if i.get("run") == newest]
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f} %"
+
+
+def nlu(name: str = "nlu.json") -> Section | None:
     data = _load(name)
     if data is None:
-        return
+        return None
     meta = data.get("meta", {})
-    when, machine, load = meta.get("date", "?"), meta.get("machine", "?"), meta.get("load_avg_start")
-    print(f"Feedback themes, {name}  ({when}, {machine}, load {load})")
-    print(f"  {'pipeline':<26}{'texts':>7}{'themes':>8}{'NMI':>7}{'ARI':>7}{'cover':>7}{'time s':>9}")
-    for r in data.get("results", []):
-        estimated = " (embedding time scaled)" if r.get("embed_estimated") else ""
-        print(
-            f"  {r['pipeline']:<26}{r['texts']:>7}{r['themes']:>8}{r['nmi']:>7.3f}{r['ari']:>7.3f}"
-            f"{r['coverage']:>7.2f}{r['total_s']:>9.1f}{estimated}"
+    runs = _latest(data.get("runs", []))
+    section = Section(
+        "NLU on public intent data",
+        name,
+        [f"Run started {meta.get('started', '?')} on {meta.get('machine', '?')}: `{meta.get('command', '?')}`."],
+        [
+            "data set",
+            "pipeline",
+            "split",
+            "settings",
+            "accuracy",
+            "macro-F1",
+            "OOS recall",
+            "OOS precision",
+            "train wall s",
+            "train CPU s",
+            "train peak RSS MiB",
+            "test wall s",
+            "load",
+        ],
+    )
+    for r in runs:
+        settings = ",".join(f"{k}={v}" for k, v in r.get("overrides", {}).items())
+        settings = settings or (f"DIET {r['diet_epochs']} epochs" if r.get("diet_epochs") else "config.yml")
+        section.rows.append(
+            [
+                r["dataset"],
+                r["pipeline"],
+                r["split"],
+                settings,
+                _pct(r["accuracy"]),
+                _pct(r["macro_f1"]),
+                _pct(r.get("oos_recall")),
+                _pct(r.get("oos_precision")),
+                f"{r['train']['wall_s']:.0f}",
+                f"{r['train']['cpu_s']:.0f}",
+                f"{r['train']['peak_rss_mib']:.0f}",
+                f"{r['test']['wall_s']:.0f}",
+                f"{r.get('load_avg', '?')}",
+            ]
         )
+    for dataset, text in meta.get("published", {}).items():
+        section.notes.append(f"Published, {dataset}: {text}.")
+    return section
 
 
-def outreach(name: str = "outreach.json") -> None:
+def load(name: str = "load.json") -> Section | None:
     data = _load(name)
     if data is None:
-        return
+        return None
+    meta = data.get("meta", {})
+    levels = _latest(data.get("levels", []))
+    section = Section(
+        "Conversation latency and throughput",
+        name,
+        [
+            f"Run started {meta.get('started', '?')} on {meta.get('machine', meta.get('cpus', '?'))}: "
+            f"`{meta.get('command', '?')}`."
+        ],
+        ["stack", "N", "turns", "errors", "turns/s", "p50 ms", "p95 ms", "p99 ms", "slowest turn (p50 ms)", "load"],
+    )
+    for r in levels:
+        by_turn = r.get("by_turn", {})
+        slowest = max(by_turn.items(), key=lambda kv: kv[1]["p50_ms"], default=None)
+        section.rows.append(
+            [
+                r["stack"],
+                str(r["users"]),
+                str(r["turns_ok"]),
+                str(r["errors"]),
+                f"{r['turns_per_second']}",
+                f"{r['all']['p50_ms']:.0f}",
+                f"{r['all']['p95_ms']:.0f}",
+                f"{r['all']['p99_ms']:.0f}",
+                f"{slowest[0]} ({slowest[1]['p50_ms']:.0f})" if slowest else "–",
+                f"{r.get('load_avg', '?')}",
+            ]
+        )
+    return section
+
+
+def themes(name: str = "themes.json") -> Section | None:
+    data = _load(name)
+    if data is None:
+        return None
+    meta = data.get("meta", {})
+    section = Section(
+        "Feedback themes",
+        name,
+        [f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}."],
+        ["pipeline", "texts", "themes", "NMI", "ARI", "coverage", "time s"],
+    )
+    for r in data.get("results", []):
+        section.rows.append(
+            [
+                r["pipeline"],
+                f"{r['texts']:,}",
+                str(r["themes"]),
+                f"{r['nmi']:.3f}",
+                f"{r['ari']:.3f}",
+                f"{r['coverage']:.3f}",
+                f"{r['total_s']:.1f}",
+            ]
+        )
+    return section
+
+
+def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
+    data = _load(name)
+    if data is None:
+        return None
+    meta = data.get("meta", {})
+    section = Section(
+        "Feedback theme threshold (train split)",
+        name,
+        [
+            f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}; {meta.get('data', '')}; "
+            f"criterion {meta.get('criterion', '?')}; chosen **{data.get('chosen')}**."
+        ],
+        ["threshold", "themes", "NMI", "ARI", "coverage", "clustering s"],
+    )
+    for r in data.get("results", []):
+        section.rows.append(
+            [
+                str(r["threshold"]),
+                str(r["themes"]),
+                f"{r['nmi']:.3f}",
+                f"{r['ari']:.3f}",
+                f"{r['coverage']:.3f}",
+                f"{r['cluster_s']}",
+            ]
+        )
+    return section
+
+
+def outreach(name: str = "outreach.json") -> Section | None:
+    data = _load(name)
+    if data is None:
+        return None
     plan = data["plan"]
     report = plan["report"]
-    when, cpus, load = data.get("started", "?"), data.get("cpus"), data.get("load_avg_start")
-    print(f"Proactive outreach, {name}  ({when}, {cpus} CPUs, load {load})")
-    print(f"  customers            {data['customers']:,}")
-    generated = data["generate_seconds"]
-    print(f"  generate             {'reused database' if generated is None else f'{generated} s'}")
-    print(f"  plan one day         {plan['seconds']} s wall, {plan.get('cpu_seconds', '?')} s CPU")
-    print(f"  plan peak RSS        {plan['peak_rss_mib']} MiB")
-    print(f"  planned / skipped    {sum(report['planned'].values()):,} / {sum(report['skipped'].values()):,}")
-    print(f"  database             {data['db_mib']} MiB")
+    section = Section(
+        "Proactive outreach",
+        name,
+        [f"Run {data.get('started', '?')}, {data.get('cpus')} CPUs, load at start {data.get('load_avg_start')}."],
+        [
+            "customers",
+            "generate s",
+            "plan wall s",
+            "plan CPU s",
+            "plan peak RSS MiB",
+            "planned",
+            "skipped",
+            "database MiB",
+        ],
+        [
+            [
+                f"{data['customers']:,}",
+                str(data.get("generate_seconds") or "reused"),
+                str(plan["seconds"]),
+                str(plan.get("cpu_seconds", "?")),
+                str(plan["peak_rss_mib"]),
+                f"{sum(report['planned'].values()):,}",
+                f"{sum(report['skipped'].values()):,}",
+                str(data["db_mib"]),
+            ]
+        ],
+    )
     delivery = data.get("delivery")
     if delivery:
-        print(
-            f"  delivery             {delivery['sent']} sent of {delivery['claimed']} claimed in"
-            f" {delivery['seconds']} s = {delivery['per_second']} msg/s"
-            f" (Rasa trackers: {delivery.get('tracker_external_events', '?')} EXTERNAL_* events)"
+        section.notes.append(
+            f"Delivery into Rasa: {delivery['sent']} sent of {delivery['claimed']} claimed in {delivery['seconds']} s"
+            f" = {delivery['per_second']} messages/s by one worker"
+            f" (Rasa's trackers: {delivery.get('tracker_external_events', '?')} EXTERNAL_* events)."
         )
+    return section
 
 
-def nlu(name: str = "nlu.json") -> None:
-    data = _load(name)
-    if data is None:
-        return
-    print(f"NLU on public intent data, {name}  ({data.get('meta', {}).get('machine', '?')})")
-    print(
-        f"  {'dataset':<10}{'pipeline':<13}{'split':<6}{'acc':>7}{'mF1':>7}{'oosR':>7}{'oosP':>7}"
-        f"{'train s':>9}{'MiB':>7}"
-    )
-    for r in data.get("runs", []):
-        oos_r = f"{r['oos_recall']:.3f}" if "oos_recall" in r else "-"
-        oos_p = f"{r['oos_precision']:.3f}" if r.get("oos_precision") is not None else "-"
-        extra = ",".join(f"{k}={v}" for k, v in r.get("overrides", {}).items())
-        extra = extra or (f"DIET {r['diet_epochs']} epochs" if r.get("diet_epochs") else "")
-        print(
-            f"  {r['dataset']:<10}{r['pipeline']:<13}{r['split']:<6}{r['accuracy']:>7.3f}{r['macro_f1']:>7.3f}"
-            f"{oos_r:>7}{oos_p:>7}{r['train']['wall_s']:>9.0f}{r['train']['peak_rss_mib']:>7.0f}  {extra}"
-        )
+def sections() -> tuple[list[Section], list[str]]:
+    found, missing = [], []
+    for name, build in (
+        ("nlu.json", nlu),
+        ("load.json", load),
+        ("theme_threshold.json", theme_threshold),
+        ("themes.json", themes),
+        ("outreach.json", outreach),
+    ):
+        section = build(name)
+        if section is None:
+            missing.append(name)
+        else:
+            found.append(section)
+    return found, missing
 
 
-def main() -> int:
-    extra = sorted(p.name for p in RESULTS.glob("*.json") if p.name not in ("themes.json", "outreach.json"))
-    for name in ["themes.json", *[n for n in extra if n.startswith("themes")]]:
-        themes(name)
+def write_doc(doc: Path, found: list[Section], missing: list[str]) -> None:
+    text = doc.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{doc}: the markers {START} and {END} are missing; add them where the figures belong")
+    body = [
+        START,
+        "",
+        "Written by `make bench` (`python -m bench.summary --write-doc docs/BENCHMARKS.md`) from the",
+        "results files of the latest run of each benchmark; do not edit by hand.",
+        "",
+        *(s.markdown() for s in found),
+    ]
+    if missing:
+        body.append(f"Not run yet: {', '.join(f'`{m}`' for m in missing)}.\n")
+    body.append(END)
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    doc.write_text(before + "\n".join(body) + after, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-doc", type=Path, help="replace the generated section of this Markdown file")
+    args = parser.parse_args(argv)
+    found, missing = sections()
+    for section in found:
+        print(section.text())
         print()
-    for name in ["outreach.json", *[n for n in extra if n.startswith("outreach")]]:
-        outreach(name)
-        print()
-    for name in ["nlu.json", *[n for n in extra if n.startswith("nlu")]]:
-        nlu(name)
-        print()
+    for name in missing:
+        print(f"{name}: not there (run its benchmark first)")
+    if args.write_doc:
+        write_doc(args.write_doc, found, missing)
+        print(f"\nwritten: {args.write_doc}")
     return 0
 
 

@@ -10,9 +10,11 @@ stack. Production start-up is scripts/run.sh.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +29,9 @@ from typing import BinaryIO
 import httpx
 
 from bot.channels.availability import REQUIRED
+from supportbot.store.db import make_engine, session_factory
+from supportbot.store.demo import load_demo_data
+from supportbot.store.migrate import upgrade_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA_ENV_BIN = Path(os.environ.get("RASA_ENV_BIN", ROOT / ".venvs" / "rasa" / "bin"))
@@ -182,12 +187,19 @@ def start_rasa(
     log_dir: Path,
     name: str = "rasa",
     credentials: Path = ROOT / "credentials.yml",
+    plain: bool = False,
 ) -> Server:
-    """``rasa run`` with the HTTP API on (token-protected), not yet waited for: see :func:`wait_for_rasa`."""
+    """``rasa run`` with the HTTP API on (token-protected), not yet waited for: see :func:`wait_for_rasa`.
+
+    Started as ``python -m bot.server`` (``rasa`` with the fix for its hot path, bot/server.py),
+    as scripts/run.sh does; ``plain`` starts Rasa's own ``rasa`` command instead (benchmarks'
+    reference runs).
+    """
+    command = [str(rasa_executable())] if plain else [str(rasa_executable().parent / "python"), "-m", "bot.server"]
     return start_server(
         name,
         [
-            str(rasa_executable()),
+            *command,
             "run",
             "--enable-api",
             "--auth-token",
@@ -213,6 +225,85 @@ def wait_for_rasa(server: Server, port: int, token: str, *, timeout: float = 600
     except BaseException:
         server.stop()
         raise
+
+
+@dataclass
+class DemoStack:
+    """A running demo stack: a fresh profile store with the demo data, the action server and
+    ``rasa run`` on one model, all on 127.0.0.1 (see :func:`start_demo_stack`)."""
+
+    rasa_url: str
+    actions_url: str
+    api_token: str
+    """Rasa's HTTP API token."""
+    secret: str
+    """The customer-token secret: tokens minted with it are verified customers."""
+    database_url: str
+    tracker_db: Path
+    servers: list[Server]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def start_demo_stack(
+    *,
+    model: Path,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    reference_date: dt.date | None = None,
+    timeout: float = 1200,
+    plain_rasa: bool = False,
+) -> DemoStack:
+    """Profile DB (migrated, demo data) + action server + Rasa in ``workdir``, waited for.
+
+    The end-to-end tests and the latency benchmark both start exactly this, so a benchmark
+    figure is a figure of the stack the tests check. Fresh secrets every time; ``extra_env``
+    adds settings for both servers (a callback gateway, say); ``plain_rasa`` serves with Rasa's
+    own ``rasa`` command instead of ``bot.server``. Stops what it started if any part fails to
+    come up.
+    """
+    db_url = f"sqlite:///{workdir / 'profile.db'}"
+    upgrade_database(url=db_url)
+    engine = make_engine(db_url)
+    try:
+        load_demo_data(session_factory=session_factory(engine), reference_date=reference_date)
+    finally:
+        engine.dispose()
+    rasa_port, actions_port = free_port(), free_port()
+    tracker_db = workdir / "tracker.db"
+    endpoints = write_endpoints(workdir, tracker_db=tracker_db, actions_url=f"http://127.0.0.1:{actions_port}/webhook")
+    secret, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    env = base_env(CUSTOMER_TOKEN_SECRET=secret, SUPPORTBOT_DATABASE_URL=db_url, **(extra_env or {}))
+    servers = [
+        start_actions(port=actions_port, env=env, log_dir=workdir),
+        start_rasa(
+            model=model,
+            port=rasa_port,
+            token=api_token,
+            endpoints=endpoints,
+            env=env,
+            log_dir=workdir,
+            plain=plain_rasa,
+        ),
+    ]
+    try:
+        wait_for_actions(servers[0], actions_port, timeout=timeout)
+        wait_for_rasa(servers[1], rasa_port, api_token, timeout=timeout)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return DemoStack(
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        actions_url=f"http://127.0.0.1:{actions_port}",
+        api_token=api_token,
+        secret=secret,
+        database_url=db_url,
+        tracker_db=tracker_db,
+        servers=servers,
+    )
 
 
 class SwitchableProxy:

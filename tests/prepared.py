@@ -34,19 +34,12 @@ from supportbot.devstack import (
     RecordingGateway,
     Server,
     base_env,
-    free_port,
     newest_model,
     rasa_executable,
-    start_actions,
-    start_rasa,
-    wait_for_actions,
-    wait_for_rasa,
-    write_endpoints,
+    start_demo_stack,
 )
 from supportbot.identity import mint_customer_token
 from supportbot.store.db import make_engine, session_factory
-from supportbot.store.demo import load_demo_data
-from supportbot.store.migrate import upgrade_database
 
 DEMO_REFERENCE_DATE = dt.datetime.now(dt.UTC).date()
 T = TypeVar("T")
@@ -219,49 +212,30 @@ class Preparation:
     def _start_stack(self) -> Stack:
         tmp = self.workdir / "stack"
         tmp.mkdir()
-        db_url = f"sqlite:///{tmp / 'profile.db'}"
-        upgrade_database(url=db_url)
-        engine = make_engine(db_url)
-        sessions = session_factory(engine)
-        load_demo_data(session_factory=sessions, reference_date=DEMO_REFERENCE_DATE)
-        rasa_port, actions_port = free_port(), free_port()
-        endpoints = write_endpoints(
-            tmp, tracker_db=tmp / "tracker.db", actions_url=f"http://127.0.0.1:{actions_port}/webhook"
-        )
-        secret, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         gateway, callback_token = RecordingGateway(), secrets.token_urlsafe(24)
-        env = base_env(
-            CUSTOMER_TOKEN_SECRET=secret,
-            SUPPORTBOT_DATABASE_URL=db_url,
-            CALLBACK_URL=gateway.url,
-            CALLBACK_TOKEN=callback_token,
-        )
-        model = self.training.get().model
-        servers = [
-            start_actions(port=actions_port, env=env, log_dir=tmp),
-            start_rasa(model=model, port=rasa_port, token=api_token, endpoints=endpoints, env=env, log_dir=tmp),
-        ]
         try:
-            wait_for_actions(servers[0], actions_port, timeout=900)
-            wait_for_rasa(servers[1], rasa_port, api_token, timeout=1200)
+            demo = start_demo_stack(
+                model=self.training.get().model,
+                workdir=tmp,
+                extra_env={"CALLBACK_URL": gateway.url, "CALLBACK_TOKEN": callback_token},
+                reference_date=DEMO_REFERENCE_DATE,
+            )
         except BaseException:
-            for server in servers:
-                server.stop()
-            engine.dispose()
             gateway.close()
             raise
+        engine = make_engine(demo.database_url)
         return Stack(
-            rasa_url=f"http://127.0.0.1:{rasa_port}",
-            actions_url=f"http://127.0.0.1:{actions_port}",
-            api_token=api_token,
-            secret=secret,
-            database_url=db_url,
-            sessions=sessions,
-            servers=servers,
+            rasa_url=demo.rasa_url,
+            actions_url=demo.actions_url,
+            api_token=demo.api_token,
+            secret=demo.secret,
+            database_url=demo.database_url,
+            sessions=session_factory(engine),
+            servers=demo.servers,
             engine=engine,
             gateway=gateway,
             callback_token=callback_token,
-            tracker_db=tmp / "tracker.db",
+            tracker_db=demo.tracker_db,
         )
 
     def close(self) -> None:

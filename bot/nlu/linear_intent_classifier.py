@@ -11,9 +11,12 @@ Why our own rather than Rasa's ``LogisticRegressionClassifier``:
 
 Training uses scikit-learn's multinomial logistic regression (L2, ``C`` and
 ``class_weight`` configurable) on the concatenation of the sparse and dense
-sentence features the featurizers before it produce; the dense block is multiplied
-by ``dense_weight`` first. A unit-length sentence embedding next to count vectors
-(rows of norm 10 or more) would otherwise need large weights, which L2 punishes.
+sentence features the featurizers before it produce. With ``normalize`` every sparse
+block (one per featurizer) is scaled to unit length per message, and the dense block
+(a unit-length sentence embedding) is multiplied by ``dense_weight``: raw counts
+(rows of norm 10 or more next to an embedding of norm 1) would let the longest block
+dominate and need large weights for the embedding, which L2 punishes. The settings in
+``config.yml`` were chosen on validation data (docs/BENCHMARKS.md, "NLU").
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -38,19 +41,38 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "linear_intent_classifier.npz"
 
 
-def sentence_matrix(messages: List[Message], dense_weight: float = 1.0) -> scipy.sparse.csr_matrix:
-    """One row per message: sparse and dense (times ``dense_weight``) sentence features side by side."""
+def _unit_rows(matrix: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    return scipy.sparse.csr_matrix(matrix.multiply(1.0 / norms[:, None]))
+
+
+def sentence_matrix(
+    messages: List[Message], dense_weight: float = 1.0, normalize: bool = False
+) -> scipy.sparse.csr_matrix:
+    """One row per message: every featurizer's sentence features side by side.
+
+    Blocks are ordered by kind (sparse first) and featurizer name, so training and prediction
+    line up whatever order Rasa's graph ran the featurizers in. With ``normalize`` each sparse
+    block is scaled to unit length per message: a long message's counts then weigh no more
+    than a short one's, and the word and character blocks count alike. Dense blocks (unit-length
+    sentence embeddings) are multiplied by ``dense_weight``.
+    """
     rows = []
     for message in messages:
-        _, sparse = message.get_sparse_features(TEXT)
-        _, dense = message.get_dense_features(TEXT)
-        parts = []
-        if sparse is not None:
-            parts.append(scipy.sparse.csr_matrix(sparse.features))
-        if dense is not None:
-            parts.append(scipy.sparse.csr_matrix(dense.features * dense_weight))
-        if not parts:
+        blocks = sorted(
+            (f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE),
+            key=lambda f: (f.is_dense(), str(f.origin)),
+        )
+        if not blocks:
             raise ValueError("LinearIntentClassifier needs a featurizer before it in the pipeline")
+        parts = []
+        for block in blocks:
+            if block.is_dense():
+                parts.append(scipy.sparse.csr_matrix(np.asarray(block.features, dtype=np.float32) * dense_weight))
+            else:
+                matrix = scipy.sparse.csr_matrix(block.features, dtype=np.float32)
+                parts.append(_unit_rows(matrix) if normalize else matrix)
         rows.append(scipy.sparse.hstack(parts, format="csr"))
     return scipy.sparse.vstack(rows, format="csr")
 
@@ -69,7 +91,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 10.0, "max_iter": 1000, "class_weight": "balanced", "ranking_length": 10, "dense_weight": 1.0}
+        return {
+            "C": 10.0,
+            "max_iter": 1000,
+            "class_weight": "balanced",
+            "ranking_length": 10,
+            "dense_weight": 1.0,
+            "normalize": False,
+        }
 
     def __init__(
         self,
@@ -114,7 +143,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             class_weight=self.config["class_weight"],
             solver="lbfgs",
         )
-        model.fit(sentence_matrix(examples, self.config["dense_weight"]), labels)
+        model.fit(sentence_matrix(examples, self.config["dense_weight"], self.config["normalize"]), labels)
         self.weights = model.coef_.astype(np.float32)
         self.bias = model.intercept_.astype(np.float32)
         self.classes = [str(c) for c in model.classes_]
@@ -159,7 +188,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         if self.weights is None or not self.classes:
             return messages
-        scores = sentence_matrix(messages, self.config["dense_weight"]) @ self.weights.T + self.bias
+        features = sentence_matrix(messages, self.config["dense_weight"], self.config["normalize"])
+        scores = features @ self.weights.T + self.bias
         probabilities = softmax(np.asarray(scores))
         for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)

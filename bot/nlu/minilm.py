@@ -304,10 +304,12 @@ class SentenceEncoder:
         for row, token_ids in enumerate(batch):
             ids[row, : len(token_ids)] = token_ids
             mask[row, : len(token_ids)] = 1.0
-        x = self.word_emb[ids] + self.pos_emb[:length] + self.type_emb
-        x = _layer_norm(x, self.emb_ln, self.eps)
         b, h = len(batch), self.heads
         d = self.hidden // h
+        # Dense layers work on a (b * L, hidden) matrix: one GEMM per weight instead of one per
+        # batch row (a stacked 3-D product is about 1.6x slower for a single short sentence).
+        x = (self.word_emb[ids] + self.pos_emb[:length] + self.type_emb).reshape(b * length, self.hidden)
+        x = _layer_norm(x, self.emb_ln, self.eps)
         bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
         scale = np.float32(1.0 / np.sqrt(d))
         for layer in self.layers:
@@ -318,10 +320,11 @@ class SentenceEncoder:
             scores -= scores.max(axis=-1, keepdims=True)
             probs = np.exp(scores)
             probs /= probs.sum(axis=-1, keepdims=True)
-            context = (probs @ v).transpose(0, 2, 1, 3).reshape(b, length, self.hidden)
+            context = (probs @ v).transpose(0, 2, 1, 3).reshape(b * length, self.hidden)
             x = _layer_norm(context @ layer.out_w + layer.out_b + x, layer.ln1, self.eps)
             inner = _gelu(x @ layer.inter_w + layer.inter_b)
             x = _layer_norm(inner @ layer.down_w + layer.down_b + x, layer.ln2, self.eps)
+        x = x.reshape(b, length, self.hidden)
         return x.astype(np.float32), mask
 
     def forward_ids(self, batch: Sequence[List[int]]) -> Tuple[np.ndarray, np.ndarray]:

@@ -21,10 +21,11 @@ except this configuration.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple, Type
+from typing import Any, ContextManager, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -38,6 +39,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUEN
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from threadpoolctl import ThreadpoolController
 
 from bot.nlu.minilm import SentenceEncoder, find_model_dir
 
@@ -45,6 +47,26 @@ logger = logging.getLogger(__name__)
 
 _ENCODERS: Dict[Path, SentenceEncoder] = {}
 _LOCK = threading.Lock()
+_BLAS: List[ThreadpoolController] = []
+
+SMALL_INPUT = 8
+"""Up to this many messages are encoded with one BLAS thread (see :func:`blas_threads`)."""
+
+
+def blas_threads(messages: int) -> ContextManager[Any]:
+    """One BLAS thread for a served message, the library's default for training batches.
+
+    A single short sentence is a chain of small matrix products that read ~40 MB of weights:
+    memory-bound, so a second BLAS thread only adds hand-offs. Measured on these 2-core
+    machines (docs/BENCHMARKS.md, conversation latency): one sentence took about half the
+    time with one thread, and the Rasa server spends its CPU on this for every message.
+    """
+    if messages > SMALL_INPUT:
+        return contextlib.nullcontext()
+    with _LOCK:
+        if not _BLAS:
+            _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def shared_encoder(model_dir: Path) -> SentenceEncoder:
@@ -122,7 +144,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         alias = self._config[FEATURIZER_CLASS_ALIAS]
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            sentences, hidden = encoder.forward_ids([encoded[i] for i in batch])
+            with blas_threads(len(todo)):
+                sentences, hidden = encoder.forward_ids([encoded[i] for i in batch])
             for row, i in enumerate(batch):
                 spans = pieces[i][1]
                 sequence = np.zeros((len(spans), encoder.dimension), dtype=np.float32)

@@ -1,0 +1,60 @@
+"""The ``rasa`` command with one fix to the server's hot path (rasa environment).
+
+    .venvs/rasa/bin/python -m bot.server run --enable-api ...    # same arguments as `rasa`
+
+Why: profiling the Rasa server under load (docs/BENCHMARKS.md, "Conversation latency")
+showed close to half of its CPU in ``jsonschema``, validating the action server's answer
+to every custom-action call. Rasa 3.6 calls ``jsonschema.validate(result, schema)``, which
+first checks the *schema* against its meta-schema, every time: about 29 ms per call on
+these machines against 0.5 ms for the validation itself. A form turn calls the action
+server two or three times.
+
+The fix builds the validator for that schema once. A response it finds valid is accepted;
+any other response goes through Rasa's own check unchanged, so an invalid response fails
+with exactly Rasa's error and message. Nothing else about Rasa changes, and ``rasa run``
+keeps working without it (only slower). ``scripts/run.sh`` and ``supportbot.devstack``
+start the server through this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Dict, Text
+
+_ORIGINAL = "_supportbot_original_validate"
+
+
+def install_cached_action_validation() -> None:
+    """Replace ``RemoteAction._validate_action_result`` by a cached validator (idempotent)."""
+    from jsonschema import validators
+    from rasa.core.actions.action import RemoteAction
+
+    if hasattr(RemoteAction, _ORIGINAL):
+        return
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)  # once, instead of on every call
+    validator = validator_class(schema)
+    original: Callable[[Any, Dict[Text, Any]], bool] = RemoteAction._validate_action_result
+
+    def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+        if type(self).action_response_format_spec is RemoteAction.action_response_format_spec and validator.is_valid(
+            result
+        ):
+            return True
+        return original(self, result)  # Rasa's own check: its error and message for a bad response
+
+    setattr(RemoteAction, _ORIGINAL, original)
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+def main() -> None:
+    install_cached_action_validation()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
