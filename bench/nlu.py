@@ -4,7 +4,7 @@
     .venvs/app/bin/python -m bench.nlu --datasets banking77 --pipelines ours,ours-sparse
     .venvs/app/bin/python -m bench.nlu --split val --pipelines ours --set dense_weight=1,3,10   # choose on validation
 
-Data (``../shared/benchdata``, or ``--data DIR``):
+Data (``../shared/benchdata``, ``$SUPPORTBOT_BENCH_DATA`` or ``--data DIR``):
 
 - BANKING77 (Casanueva et al. 2020): train 10,003 / test 3,080, 77 intents. It has no
   validation split; ``--split val`` trains on train minus 20 examples per intent and
@@ -50,10 +50,9 @@ from typing import Any
 
 import yaml
 
-from bench.results import append_result
+from bench.results import append_result, bench_data
 from supportbot.devstack import RASA_ENV_BIN, ROOT, base_env, rasa_executable
 
-DATA = ROOT.parent / "shared" / "benchdata"
 RESULTS = ROOT / "bench-results" / "nlu.json"
 OUT_OF_SCOPE = "oos"
 FALLBACK = "nlu_fallback"
@@ -399,12 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set", action="append", default=[], help="classifier setting to try: dense_weight=1,3 or C=1,10"
     )
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--data", type=Path, help="benchmark data folder (default: $SUPPORTBOT_BENCH_DATA or ../shared/benchdata)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--smoke", action="store_true", help="a few intents and examples, DIET 1 epoch")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="per training or test run, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the projects, models and reports")
     args = parser.parse_args(argv)
+    args.data = args.data or bench_data()
     for name in args.datasets.split(","):
         if name not in DATASETS:
             raise SystemExit(f"unknown data set {name!r}: {', '.join(DATASETS)}")

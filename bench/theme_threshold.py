@@ -28,10 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
+from bench.results import bench_data
 from bench.themes import load, scores
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAIN = ROOT.parent / "shared" / "benchdata" / "banking77" / "train.csv"
 RESULTS = ROOT / "bench-results" / "theme_threshold.json"
 THRESHOLDS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75)
 
@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    texts, gold = load(TRAIN)
+    texts, gold = load(bench_data() / "banking77" / "train.csv")
     picked = sorted(random.Random(args.seed).sample(range(len(texts)), min(args.sample, len(texts))))
     texts, gold = [texts[i] for i in picked], [gold[i] for i in picked]
     embedder = SentenceTransformerEmbedder(model=settings.feedback_embedding_model)

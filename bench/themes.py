@@ -48,8 +48,9 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from bench.results import bench_data
+
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "benchdata" / "banking77" / "test.csv"
 RESULTS = ROOT / "bench-results" / "themes.json"
 
 
@@ -197,7 +198,7 @@ def main() -> int:
     parser.add_argument("--k", default="77", help="with --baselines-only: k values for k-means, e.g. 77,32")
     parser.add_argument("--baselines-only", action="store_true", help="TF-IDF + k-means only (no models)")
     args = parser.parse_args()
-    base_texts, base_gold = load(DATA)
+    base_texts, base_gold = load(bench_data() / "banking77" / "test.csv")
     results: list[dict[str, Any]] = []
 
     meta = {
