@@ -22,6 +22,7 @@ from actions.context import ActionContext
 from actions.feedback import RESET_FEEDBACK_TEXT, SKIPPED, channel_of, utc_now
 from supportbot.feedback.redaction import default_redactor
 from supportbot.feedback.store import (
+    RatingKind,
     RatingRecorded,
     nps_due,
     open_follow_up,
@@ -51,7 +52,7 @@ class _SubmitRating(StoreAction):
     """Record a rating (or its skip) and choose the next step from its segment."""
 
     requires_customer = False
-    kind: ClassVar[str] = ""
+    kind: ClassVar[RatingKind]
     slot: ClassVar[str] = ""
 
     @abc.abstractmethod
@@ -65,20 +66,28 @@ class _SubmitRating(StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         rating = _rating_from_slot(tracker.get_slot(self.slot))
-        common = {
-            "session": session,
-            "conversation_id": ctx.conversation.conversation_id,
-            "channel": channel_of(ctx),
-            "kind": self.kind,
-            "prompted_by": self.prompt(tracker),
-            "customer_id": ctx.customer_id,
-        }
+        conversation_id, channel, prompted_by = ctx.conversation.conversation_id, channel_of(ctx), self.prompt(tracker)
         reset: Events = [SlotSet(self.slot, None), SlotSet("feedback_unclear", None)]
         if rating is None:
-            record_skip(**common)
+            record_skip(
+                session=session,
+                conversation_id=conversation_id,
+                channel=channel,
+                kind=self.kind,
+                prompted_by=prompted_by,
+                customer_id=ctx.customer_id,
+            )
             dispatcher.utter_message(response="utter_feedback_skipped")
             return reset
-        recorded = record_rating(**common, rating=rating)
+        recorded = record_rating(
+            session=session,
+            conversation_id=conversation_id,
+            channel=channel,
+            kind=self.kind,
+            rating=rating,
+            prompted_by=prompted_by,
+            customer_id=ctx.customer_id,
+        )
         return [
             *reset,
             SlotSet("last_feedback_id", float(recorded.feedback_id)),

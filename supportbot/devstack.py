@@ -117,7 +117,9 @@ class PreloadedWorkers:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload([__name__, *modules])
 
-    def start(self, entry: str, argv: list[str], *, env: dict[str, str], log_path: Path) -> multiprocessing.Process:
+    def start(
+        self, entry: str, argv: list[str], *, env: dict[str, str], log_path: Path
+    ) -> multiprocessing.process.BaseProcess:
         """Run ``entry`` ("package.module:function", called with ``argv``) in a new worker with
         exactly ``env`` as its environment, stdout and stderr appended to ``log_path``."""
         process = self._context.Process(target=_run_logged, args=(entry, argv, env, str(log_path)), daemon=True)

@@ -99,10 +99,11 @@ def refresh_theme_stats(*, session: Session, theme: FeedbackTheme) -> None:
             rating.conversation_id.in_(select(Feedback.conversation_id).where(Feedback.theme_id == theme.id)),
         )
     ).all()
-    csat = [float(r) for k, r in ratings if k == "csat"]
-    nps = [float(r) for k, r in ratings if k == "nps"]
-    if ratings:
-        scores = [clustering.rating_score(kind=k, rating=r) for k, r in ratings]
+    rated = [(k, r) for k, r in ratings if r is not None]  # the query excludes NULL; this tells mypy
+    csat = [float(r) for k, r in rated if k == "csat"]
+    nps = [float(r) for k, r in rated if k == "nps"]
+    if rated:
+        scores = [clustering.rating_score(kind=k, rating=r) for k, r in rated]
     else:
         scores = [clustering.lexicon_score(text or "") for _, text in members]
     theme.size = len(members)
@@ -138,6 +139,8 @@ def rebuild_themes(
     first_text: list[str] = []
     owners: list[list[int]] = []
     for feedback_id, text in rows:
+        if text is None:  # excluded by the query; this tells mypy
+            continue
         key = _normal(text)
         if key not in distinct:
             distinct[key] = len(first_text)
@@ -216,7 +219,7 @@ def assign_new(*, session: Session, embedder: Embedder, min_similarity: float) -
     if not themes or not pending:
         return AssignReport(considered=len(pending), assigned=0, unassigned=len(pending))
     centres = np.vstack([np.frombuffer(t.centroid, dtype=np.float32) for t in themes])
-    vectors = embedder.encode([text for _, text in pending])
+    vectors = embedder.encode([text or "" for _, text in pending])  # the query excludes NULL
     sims = vectors @ centres.T
     best = sims.argmax(axis=1)
     touched: set[int] = set()
