@@ -288,11 +288,28 @@ def is_ours(frame: str) -> bool:
     return path.startswith(OUR_CODE)
 
 
+AREAS = {
+    "jsonschema (validating action-server answers)": ("jsonschema/",),
+    "NLU graph (parse_message)": ("_parse_message_with_graph (rasa/core/processor.py",),
+    "MiniLM forward pass (bot/nlu/minilm.py)": ("(bot/nlu/minilm.py",),
+    "tracker store": ("(rasa/core/tracker_store.py",),
+    "policies": ("_predict_next_with_tracker (rasa/core/processor.py",),
+    "custom action calls (RemoteAction.run)": ("run (rasa/core/actions/action.py",),
+    "spaCy redaction (supportbot/feedback/redaction.py)": ("(supportbot/feedback/redaction.py",),
+    "profile store transactions (actions/base.py)": ("_run_in_transaction (actions/base.py",),
+}
+"""Named parts of a server's work, each matched by frame text: a sample counts for an area
+when any frame of its stack matches (areas overlap: MiniLM is part of the NLU graph). Deep
+recursions (jsonschema's) are cut by py-spy before their callers, so areas are matched on
+any frame, not on a caller."""
+
+
 def hot_spots(collapsed: Path, top: int = 12) -> dict[str, Any]:
-    """The functions the samples were spent in (self time) and our own functions by inclusive
-    time, from py-spy's collapsed-stack file, as shares of all samples."""
+    """The functions the samples were spent in (self time), our own functions by inclusive
+    time and the :data:`AREAS`, from py-spy's collapsed-stack file, as shares of all samples."""
     own: dict[str, int] = defaultdict(int)
     inclusive: dict[str, int] = defaultdict(int)
+    areas: dict[str, int] = defaultdict(int)
     total = 0
     for raw in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = raw.rpartition(" ")
@@ -305,17 +322,27 @@ def hot_spots(collapsed: Path, top: int = 12) -> dict[str, Any]:
         for frame in set(frames):
             if is_ours(frame):
                 inclusive[frame] += count
+        for area, patterns in AREAS.items():
+            if any(pattern in frame for frame in frames for pattern in patterns):
+                areas[area] += count
 
     def shares(table: dict[str, int]) -> list[tuple[str, float]]:
         ranked = sorted(table.items(), key=lambda item: -item[1])[:top]
         return [(frame, round(count / total, 3)) for frame, count in ranked]
 
-    return {"samples": total, "self": shares(own), "ours_inclusive": shares(inclusive)}
+    return {
+        "samples": total,
+        "areas": shares(areas),
+        "self": shares(own),
+        "ours_inclusive": shares(inclusive),
+    }
 
 
 def print_profile(profile: dict[str, Any]) -> None:
     for name, spots in profile.items():
         print(f"  profile {name}: {spots['samples']} samples")
+        for area, share in spots.get("areas", []):
+            print(f"    area {share:6.1%}  {area}")
         for frame, share in spots["self"][:6]:
             print(f"    self {share:6.1%}  {frame[:140]}")
         for frame, share in spots["ours_inclusive"][:6]:
@@ -335,7 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-level", type=int, help="the level to profile (default: the largest)")
     parser.add_argument("--profile-dir", type=Path, default=ROOT / "bench-results" / "load-profiles")
+    parser.add_argument(
+        "--read-profiles", type=Path, nargs="+", metavar="FILE", help="only print what these py-spy files show"
+    )
     args = parser.parse_args(argv)
+    if args.read_profiles:
+        print_profile({path.name: hot_spots(path) for path in args.read_profiles})
+        return 0
     levels = [int(n) for n in args.levels.split(",")]
     if any(n < 1 or n > 64 for n in levels):
         raise SystemExit("--levels: between 1 and 64 concurrent conversations")

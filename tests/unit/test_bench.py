@@ -85,6 +85,10 @@ def test_hot_spots_gives_self_and_inclusive_shares(tmp_path: Path) -> None:
     spots = hot_spots(collapsed)
     assert spots["samples"] == 100
     assert spots["self"][0] == ("validate (jsonschema/validators.py:1117)", 0.6)
+    areas = dict(spots["areas"])
+    assert areas["jsonschema (validating action-server answers)"] == 0.6
+    assert areas["MiniLM forward pass (bot/nlu/minilm.py)"] == 0.3
+    assert areas["tracker store"] == 0.1
     assert dict(spots["ours_inclusive"]) == {
         "process (bot/nlu/sentence_featurizer.py:148)": 0.3,
         "_forward (bot/nlu/minilm.py:324)": 0.3,
