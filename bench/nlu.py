@@ -261,6 +261,38 @@ def metrics(predictions_path: Path, gold: list[Example], *, out_of_scope: bool) 
     return result
 
 
+def replay(predictions_path: Path, thresholds: list[float], ambiguity: float) -> list[dict[str, Any]]:
+    """The FallbackClassifier's decision again at other thresholds, from saved predictions
+    (``--keep`` keeps them): in-scope accuracy and out-of-scope recall/precision at each.
+    Same rule as Rasa's: fall back when the top confidence is below the threshold or within
+    ``ambiguity`` of the second."""
+    rows = [json.loads(line) for line in predictions_path.read_text(encoding="utf-8").splitlines() if line]
+    results = []
+    for threshold in thresholds:
+        decided = []
+        for r in rows:
+            second = r.get("second_confidence")
+            low = r["confidence"] is None or r["confidence"] < threshold
+            close = second is not None and r["confidence"] - second < ambiguity
+            decided.append((r["gold"], FALLBACK if low or close else r["top"]))
+        in_scope = [(g, p) for g, p in decided if g != OUT_OF_SCOPE]
+        oos = [(g, p) for g, p in decided if g == OUT_OF_SCOPE]
+        flagged = [(g, p) for g, p in decided if p in (OUT_OF_SCOPE, FALLBACK)]
+        results.append(
+            {
+                "threshold": threshold,
+                "accuracy": round(sum(1 for g, p in in_scope if g == p) / len(in_scope), 4) if in_scope else None,
+                "oos_recall": round(sum(1 for _, p in oos if p in (OUT_OF_SCOPE, FALLBACK)) / len(oos), 4)
+                if oos
+                else None,
+                "oos_precision": round(sum(1 for g, _ in flagged if g == OUT_OF_SCOPE) / len(flagged), 4)
+                if flagged
+                else None,
+            }
+        )
+    return results
+
+
 def run_one(
     *,
     dataset: str,
@@ -407,7 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few intents and examples, DIET 1 epoch")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="per training or test run, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the projects, models and reports")
+    parser.add_argument("--replay", type=Path, help="a kept predictions.jsonl: its scores at --thresholds, then stop")
+    parser.add_argument("--thresholds", default="0.2,0.3,0.4,0.5")
+    parser.add_argument("--ambiguity", type=float, default=0.02, help="the FallbackClassifier's ambiguity_threshold")
     args = parser.parse_args(argv)
+    if args.replay:
+        for row in replay(args.replay, [float(t) for t in args.thresholds.split(",")], args.ambiguity):
+            print(json.dumps(row))
+        return 0
     args.data = args.data or bench_data()
     for name in args.datasets.split(","):
         if name not in DATASETS:

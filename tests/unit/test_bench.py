@@ -10,7 +10,7 @@ import pytest
 
 from bench import summary
 from bench.load import hot_spots, is_ours
-from bench.nlu import metrics
+from bench.nlu import metrics, replay
 
 
 def _predictions(path: Path, rows: list[tuple[str, str, str, str, float]]) -> Path:
@@ -127,3 +127,17 @@ def test_a_document_without_markers_is_refused(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(SystemExit, match="markers"):
         summary.main(["--write-doc", str(doc)])
     assert doc.read_text() == "# no markers\n"
+
+
+def test_replay_applies_the_fallback_rule_at_each_threshold(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    rows = [
+        {"gold": "balance", "top": "balance", "confidence": 0.9, "second_confidence": 0.05},
+        {"gold": "balance", "top": "balance", "confidence": 0.35, "second_confidence": 0.34},  # ambiguous
+        {"gold": "oos", "top": "balance", "confidence": 0.25, "second_confidence": 0.1},
+        {"gold": "oos", "top": "oos", "confidence": 0.6, "second_confidence": 0.1},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    low, high = replay(path, [0.2, 0.3], ambiguity=0.02)
+    assert low == {"threshold": 0.2, "accuracy": 0.5, "oos_recall": 0.5, "oos_precision": 0.5}
+    assert high == {"threshold": 0.3, "accuracy": 0.5, "oos_recall": 1.0, "oos_precision": round(2 / 3, 4)}
