@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench import summary
-from bench.load import hot_spots, is_ours
-from bench.nlu import metrics, replay
+from bench.nlu_scores import metrics, replay
+from bench.profiles import hot_spots, is_ours
 
 
 def _predictions(path: Path, rows: list[tuple[str, str, str, str, float]]) -> Path:
