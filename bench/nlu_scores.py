@@ -14,6 +14,25 @@ FALLBACK = "nlu_fallback"
 Example = tuple[str, str]
 
 
+def is_out_of_scope(label: str | None) -> bool:
+    """Out of scope as the assistant acts on it: the trained ``oos`` class or a fallback."""
+    return label in (OUT_OF_SCOPE, FALLBACK)
+
+
+def read_predictions(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def oos_scores(decided: list[tuple[str, str]]) -> dict[str, float | None]:
+    """Out-of-scope recall and precision of (gold, final intent) pairs; None where undefined."""
+    oos = [p for g, p in decided if g == OUT_OF_SCOPE]
+    flagged = [g for g, p in decided if is_out_of_scope(p)]
+    return {
+        "oos_recall": round(sum(1 for p in oos if is_out_of_scope(p)) / len(oos), 4) if oos else None,
+        "oos_precision": round(flagged.count(OUT_OF_SCOPE) / len(flagged), 4) if flagged else None,
+    }
+
+
 def metrics(predictions_path: Path, gold: list[Example], *, out_of_scope: bool) -> dict[str, Any]:
     """Scores of ``bench/rasa_predict.py``'s output, one line per gold example in order.
 
@@ -23,14 +42,11 @@ def metrics(predictions_path: Path, gold: list[Example], *, out_of_scope: bool) 
     CLINC150: both over the in-scope examples only; out of scope is detected when the final
     intent is ``oos`` or ``nlu_fallback``.
     """
-    rows = [json.loads(line) for line in predictions_path.read_text(encoding="utf-8").splitlines() if line]
+    rows = read_predictions(predictions_path)
     if len(rows) != len(gold) or any(r["gold"] != label for r, (_, label) in zip(rows, gold, strict=False)):
         raise SystemExit(f"{predictions_path}: {len(rows)} predictions do not line up with {len(gold)} test examples")
     predictions = [(r["gold"], r["predicted"]) for r in rows]
     top1 = [(r["gold"], r["top"]) for r in rows if not (out_of_scope and r["gold"] == OUT_OF_SCOPE)]
-
-    def is_oos(label: str) -> bool:
-        return label in (OUT_OF_SCOPE, FALLBACK)
 
     scope = [(g, p) for g, p in predictions if g != OUT_OF_SCOPE] if out_of_scope else predictions
     labels = sorted({g for g, _ in scope})
@@ -48,12 +64,7 @@ def metrics(predictions_path: Path, gold: list[Example], *, out_of_scope: bool) 
         "fallbacks": sum(1 for _, p in predictions if p == FALLBACK),
     }
     if out_of_scope:
-        oos_gold = [(g, p) for g, p in predictions if g == OUT_OF_SCOPE]
-        flagged = [(g, p) for g, p in predictions if is_oos(p)]
-        result["oos_recall"] = round(sum(1 for _, p in oos_gold if is_oos(p)) / len(oos_gold), 4)
-        result["oos_precision"] = (
-            round(sum(1 for g, _ in flagged if g == OUT_OF_SCOPE) / len(flagged), 4) if flagged else None
-        )
+        result.update(oos_scores(predictions))
     return result
 
 
@@ -62,7 +73,7 @@ def replay(predictions_path: Path, thresholds: list[float], ambiguity: float) ->
     (``--keep`` keeps them): in-scope accuracy and out-of-scope recall/precision at each.
     Same rule as Rasa's: fall back when the top confidence is below the threshold or within
     ``ambiguity`` of the second."""
-    rows = [json.loads(line) for line in predictions_path.read_text(encoding="utf-8").splitlines() if line]
+    rows = read_predictions(predictions_path)
     results = []
     for threshold in thresholds:
         decided = []
@@ -72,18 +83,6 @@ def replay(predictions_path: Path, thresholds: list[float], ambiguity: float) ->
             close = second is not None and r["confidence"] - second < ambiguity
             decided.append((r["gold"], FALLBACK if low or close else r["top"]))
         in_scope = [(g, p) for g, p in decided if g != OUT_OF_SCOPE]
-        oos = [(g, p) for g, p in decided if g == OUT_OF_SCOPE]
-        flagged = [(g, p) for g, p in decided if p in (OUT_OF_SCOPE, FALLBACK)]
-        results.append(
-            {
-                "threshold": threshold,
-                "accuracy": round(sum(1 for g, p in in_scope if g == p) / len(in_scope), 4) if in_scope else None,
-                "oos_recall": round(sum(1 for _, p in oos if p in (OUT_OF_SCOPE, FALLBACK)) / len(oos), 4)
-                if oos
-                else None,
-                "oos_precision": round(sum(1 for g, _ in flagged if g == OUT_OF_SCOPE) / len(flagged), 4)
-                if flagged
-                else None,
-            }
-        )
+        accuracy = round(sum(1 for g, p in in_scope if g == p) / len(in_scope), 4) if in_scope else None
+        results.append({"threshold": threshold, "accuracy": accuracy, **oos_scores(decided)})
     return results
