@@ -16,19 +16,15 @@ from typing import Any
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
+from bot.conversation_ids import customer_of_conversation, parse_conversation_id
 from supportbot.services.support import ConversationRef
 from supportbot.store.models import Customer
 from supportbot.store.repo import customer_for_channel
 
-VERIFIED_PREFIX = "cust:"
-ANONYMOUS_PREFIX = "anon:"
-
 
 def customer_from_sender(sender_id: str) -> str | None:
-    if not sender_id.startswith(VERIFIED_PREFIX):
-        return None
-    customer_id, _, _session = sender_id[len(VERIFIED_PREFIX) :].rpartition(":")
-    return customer_id or None
+    """The customer a ``cust:`` id names (one parser for every process: ``bot.conversation_ids``)."""
+    return customer_of_conversation(sender_id)
 
 
 def input_channel(tracker: Tracker) -> str | None:
@@ -42,7 +38,7 @@ def resolve_customer(*, session: Session, tracker: Tracker) -> str | None:
     customer_id = customer_from_sender(sender_id)
     if customer_id is None:
         channel = input_channel(tracker)
-        if channel and not sender_id.startswith((ANONYMOUS_PREFIX, VERIFIED_PREFIX)):
+        if channel and parse_conversation_id(sender_id).kind == "messaging":
             customer_id = customer_for_channel(session=session, channel=channel, external_id=sender_id)
     if customer_id is None or session.get(Customer, customer_id) is None:
         return None

@@ -12,17 +12,22 @@ sender ids, always through ``conversation_id_for``, so a client can never pick a
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Optional
 
 import jwt
 
-VERIFIED_PREFIX = "cust:"
-ANONYMOUS_PREFIX = "anon:"
-_SAFE_SESSION = re.compile(r"[^A-Za-z0-9_-]")
-_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+from bot.conversation_ids import (
+    ANONYMOUS_PREFIX,
+    ANONYMOUS_REST_PREFIX,
+    VERIFIED_PREFIX,
+    clean_session,
+    is_customer_id,
+    verified_conversation,
+)
+
+__all__ = ["ANONYMOUS_PREFIX", "VERIFIED_PREFIX", "Identity", "conversation_id_for", "verify_token"]
 
 
 @dataclass(frozen=True)
@@ -44,19 +49,21 @@ def verify_token(token: object, secret: str) -> Identity:
     except jwt.PyJWTError:
         return Identity(None, "invalid")
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not _CUSTOMER_ID.match(subject):
+    if not is_customer_id(subject):
         return Identity(None, "invalid")
     return Identity(subject)
 
 
 def session_part(client_session: object) -> str:
     """The client's own session label, made safe; a fresh random one if it sent none."""
-    cleaned = _SAFE_SESSION.sub("", str(client_session or ""))[:64]
-    return cleaned or secrets.token_hex(8)
+    return clean_session(client_session) or secrets.token_hex(8)
 
 
-def conversation_id_for(identity: Identity, client_session: object) -> str:
+def conversation_id_for(
+    identity: Identity, client_session: object, anonymous_prefix: str = ANONYMOUS_REST_PREFIX
+) -> str:
+    """``cust:<id>:<session>`` for a verified identity, else ``<anonymous_prefix><session>``."""
     session = session_part(client_session)
     if identity.customer_id:
-        return f"{VERIFIED_PREFIX}{identity.customer_id}:{session}"
-    return f"{ANONYMOUS_PREFIX}{session}"
+        return verified_conversation(identity.customer_id, session)
+    return f"{anonymous_prefix}{session}"

@@ -44,6 +44,8 @@ from sqlalchemy import (
     select,
 )
 
+from bot.conversation_ids import parse_conversation_id
+
 tracker_metadata = MetaData()
 events = Table(
     "events",
@@ -89,10 +91,10 @@ def customer_prefix(customer_id: str) -> str:
 
 def customer_of_sender(sender_id: str, linked: dict[str, str]) -> str | None:
     """The verified customer behind a conversation id, or ``None`` for an anonymous visitor."""
-    if sender_id.startswith("cust:"):
-        parts = sender_id.split(":", 2)
-        return parts[1] if len(parts) == 3 and parts[1] else None
-    return linked.get(sender_id)
+    parsed = parse_conversation_id(sender_id)
+    if parsed.kind == "messaging":
+        return linked.get(sender_id)
+    return parsed.customer_id
 
 
 @dataclass

@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-_CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+from bot.conversation_ids import CUSTOMER_ID_RULE, is_customer_id
+
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
@@ -65,8 +66,8 @@ def choice(allowed: Sequence[str]) -> Callable[[Any], str]:
 
 def parse_customer_id(value: Any) -> str:
     result = _text(value)
-    if not _CUSTOMER_ID.fullmatch(result):
-        raise ValueError("expected up to 64 letters, digits or . _ : - (starting with a letter or digit)")
+    if not is_customer_id(result):
+        raise ValueError(f"expected {CUSTOMER_ID_RULE}")
     return result
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.conversation_ids import CUSTOMER_ID_RE
 from supportbot.errors import ConfigurationError
 from supportbot.identity import mint_customer_token
 from supportbot.settings import Settings
@@ -34,7 +35,7 @@ PERSONA_NOTES = {
     "C000004": "Starter, 4-year anniversary today",
     "C000005": "Pro yearly, cancelled",
 }
-CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+CUSTOMER_ID_PATTERN = rf"^{CUSTOMER_ID_RE}$"
 
 
 @dataclass(frozen=True)
