@@ -9,6 +9,9 @@ first checks the *schema* against its meta-schema, every time: about 29 ms per c
 these machines against 0.5 ms for the validation itself. A form turn calls the action
 server two or three times.
 
+It also applies our server defaults (``apply_server_defaults``: a request size cap,
+telemetry off) before Rasa builds its Sanic app.
+
 The fix builds the validator for that schema once. A response it finds valid is accepted;
 any other response goes through Rasa's own check unchanged, so an invalid response fails
 with exactly Rasa's error and message. Nothing else about Rasa changes, and ``rasa run``
@@ -48,7 +51,24 @@ def install_cached_action_validation() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
+def apply_server_defaults(environ: Dict[str, str]) -> None:
+    """Settings every Rasa process of ours runs with, unless the environment says otherwise.
+
+    - Sanic's ``REQUEST_MAX_SIZE`` (read from ``SANIC_REQUEST_MAX_SIZE`` when Rasa builds its
+      app): Sanic's default of 100 MB let a client stall NLU with a huge body; no message of
+      ours is near ``bot.channels.limits.MAX_REQUEST_BYTES``.
+    - Rasa's telemetry off: nothing leaves the machine on its own.
+    """
+    from bot.channels.limits import MAX_REQUEST_BYTES
+
+    environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
+    environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
 def main() -> None:
+    import os
+
+    apply_server_defaults(os.environ)  # type: ignore[arg-type]
     install_cached_action_validation()
     from rasa.__main__ import main as rasa_main
 

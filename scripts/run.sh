@@ -13,6 +13,8 @@ scripts/secrets.sh
 set -a; . var/secrets.env; set +a
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export SUPPORTBOT_RASA_URL="http://localhost:$RASA_PORT" SUPPORTBOT_WEB_PORT="$WEB_PORT"
+# The demo host page (token minting for the demo personas, loopback only) is for this local run.
+export SUPPORTBOT_DEMO_MODE=true RASA_TELEMETRY_ENABLED=false
 
 echo "[run] profile store: migrating and loading demo data if empty"
 .venvs/app/bin/python -m supportbot demo load
@@ -37,7 +39,7 @@ SUPPORTBOT_WARM_UP_MODELS=1 .venvs/app/bin/python -m supportbot.action_server --
 pids+=($!)
 # bot.server is the `rasa` command with the fix for its hot path (bot/server.py).
 .venvs/rasa/bin/python -m bot.server run --enable-api --auth-token "$RASA_API_TOKEN" --port "$RASA_PORT" \
-  --cors "*" --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
+  --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
 pids+=($!)
 
 # Widget files, the demo host page and the support leads' console (one FastAPI app); up
@@ -63,7 +65,7 @@ cat <<MSG
    Console         http://localhost:$WEB_PORT/console/  support leads; first create an admin:
                      .venvs/app/bin/python -m supportbot.console create-admin --email you@example.com
    Rasa server     http://localhost:$RASA_PORT   (API token in var/secrets.env)
-   Action server   http://localhost:$ACTIONS_PORT
+   Action server   http://localhost:$ACTIONS_PORT  (only Rasa may call it: ACTION_SERVER_TOKEN)
    Scheduler       proactive messages; see what it plans: make outreach-status
  Talk to it over REST, as a verified demo customer (Maya Patel, C000001):
    TOKEN=\$(make -s token CUSTOMER=C000001)

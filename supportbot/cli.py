@@ -88,7 +88,11 @@ def _token_mint(args: argparse.Namespace) -> int:
         if session.get(Customer, args.customer_id) is None:
             raise NotFoundError(f"no customer with id {args.customer_id!r}")
     ttl = args.ttl if args.ttl is not None else settings.customer_token_ttl_seconds
-    print(mint_customer_token(customer_id=args.customer_id, secret=secret, ttl_seconds=ttl))
+    print(
+        mint_customer_token(
+            customer_id=args.customer_id, secret=secret, ttl_seconds=ttl, audience=settings.customer_token_audience
+        )
+    )
     return EXIT_OK
 
 

@@ -147,17 +147,30 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SUPPORTBOT_", "CUSTOMER_TOKEN", "RASA_API")) and k not in channel_variables
+        if not k.startswith(("SUPPORTBOT_", "CUSTOMER_TOKEN", "RASA_API", "ACTION_SERVER"))
+        and k not in channel_variables
     }
-    env.update(PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    env.update(
+        PYTHONPATH=str(ROOT),
+        HF_HUB_OFFLINE="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_TELEMETRY_ENABLED="false",
+        ACTION_SERVER_TOKEN=secrets.token_urlsafe(32),
+    )
     env.update(extra)
     return env
 
 
 def write_endpoints(directory: Path, *, tracker_db: Path, actions_url: str = "") -> Path:
-    """An endpoints.yml with a SQLite tracker store (and the action server, when there is one)."""
+    """An endpoints.yml with a SQLite tracker store (and the action server, when there is one,
+    called with ``$ACTION_SERVER_TOKEN`` as endpoints.yml does)."""
     path = directory / "endpoints.yml"
-    action = f'action_endpoint:\n  url: "{actions_url}"\n' if actions_url else ""
+    action = (
+        f'action_endpoint:\n  url: "{actions_url}"\n  headers:\n    Authorization: Bearer ${{ACTION_SERVER_TOKEN}}\n'
+        if actions_url
+        else ""
+    )
     path.write_text(f'{action}tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
     return path
 
@@ -240,6 +253,8 @@ class DemoStack:
     """Rasa's HTTP API token."""
     secret: str
     """The customer-token secret: tokens minted with it are verified customers."""
+    actions_token: str
+    """``ACTION_SERVER_TOKEN``: what Rasa sends the action server on every call."""
     database_url: str
     tracker_db: Path
     servers: list[Server]
@@ -302,6 +317,7 @@ def start_demo_stack(
         actions_url=f"http://127.0.0.1:{actions_port}",
         api_token=api_token,
         secret=secret,
+        actions_token=env["ACTION_SERVER_TOKEN"],
         database_url=db_url,
         tracker_db=tracker_db,
         servers=servers,

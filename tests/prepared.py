@@ -108,6 +108,7 @@ class Stack:
     actions_url: str
     api_token: str
     secret: str
+    actions_token: str
     database_url: str
     sessions: sessionmaker[Session]
     servers: list[Server]
@@ -229,6 +230,7 @@ class Preparation:
             actions_url=demo.actions_url,
             api_token=demo.api_token,
             secret=demo.secret,
+            actions_token=demo.actions_token,
             database_url=demo.database_url,
             sessions=session_factory(engine),
             servers=demo.servers,

@@ -8,25 +8,35 @@ connects, and nothing the client sends later can change it:
 - ``auth.customer_token`` (the host site's signed JWT, see ``bot.identity``) makes
   the conversation ``cust:<customer id>:web``: one conversation per customer, on
   every tab and device, the one the scheduler writes proactive messages to;
-- without a valid token the visitor is anonymous: ``anon:<session>``, where the
-  session is the random id this server handed out earlier (sent back as
-  ``auth.session``) or a fresh one.
+- without a valid token the visitor is anonymous: ``anon:web:<session>``, where the
+  session is a random id this server handed out earlier, *signed* with a key derived
+  from the token secret (sent back as ``auth.session``), or a fresh one. A label the
+  server did not sign (say, a REST client's sender id) never resumes anything.
 
 The socket joins exactly that room. Bot messages, including proactive ones sent
 through ``trigger_intent?output_channel=socketio``, are emitted to the room.
 
+A verified identity lasts as long as its token: every event re-checks the token's
+``exp``. After it, a message is refused with ``reauth_required`` and the widget
+sends ``refresh`` with a fresh token from the host page; a token for another
+customer, or none (the customer signed out), ends the verified connection.
+
 Events (server side of the protocol in docs/WIDGET.md):
-``session_request`` → ``session_confirm`` ``{session_id, verified, token_problem}``
-then ``history`` ``{messages}``; ``user_uttered`` ``{message}`` → ``bot_uttered``
-(Rasa's format), ``user_echo`` to the customer's other tabs; problems →
+``session_request`` → ``session_confirm`` ``{session_id, verified, token_problem,
+expires_at}`` then ``history`` ``{messages}``; ``user_uttered`` ``{message}`` →
+``bot_uttered`` (Rasa's format), ``user_echo`` to the customer's other tabs;
+``refresh`` ``{customer_token}`` → ``refresh_result`` ``{ok, expires_at}``; problems →
 ``error_message`` ``{code, text}``, never a stack trace.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -36,16 +46,22 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.rest import secret_from_environment
-from bot.identity import Identity, conversation_id_for, verify_token
+from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
+from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
+from bot.identity import (
+    Identity,
+    audience_from_environment,
+    conversation_id_for,
+    secret_from_environment,
+    verify_token,
+)
 
 logger = logging.getLogger(__name__)
 
 WEB_SESSION = "web"
 """Every verified widget connection of a customer shares ``cust:<id>:web``."""
-MAX_MESSAGE_CHARS = 2000
 HISTORY_MESSAGES = 100
-_ANON_SESSION = re.compile(r"^[a-f0-9]{32}$")
+_ANON_SESSION = re.compile(r"(?P<id>[a-f0-9]{32})\.(?P<mac>[a-f0-9]{32})")
 
 SERVER_PROBLEM_TEXT = (
     "Sorry, something went wrong on our side and I could not answer that. "
@@ -65,15 +81,35 @@ class _AppAwareBlueprint(SocketBlueprint):
         super().register(app, options)
 
 
-def anonymous_session(requested: object) -> str:
-    """The anonymous session a client asked to resume, if it has our shape; else a fresh one.
+class AnonymousSessions:
+    """Anonymous widget sessions: 128-bit random ids, signed by this server.
 
-    Anonymous sessions are 128-bit random ids this server handed out: knowing one is
-    what proves it is yours. Verified customers never reach this.
+    Knowing an id this server handed out is what proves a session is yours; the signature
+    (HMAC-SHA256 under a key derived from the token secret) makes sure the id was handed
+    out by this server to a widget, so no other channel's conversation can be resumed.
     """
-    if isinstance(requested, str) and _ANON_SESSION.match(requested):
-        return requested
-    return secrets.token_hex(16)
+
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(secret.encode(), b"supportbot anonymous widget session v1", hashlib.sha256).digest()
+
+    def _mac(self, session_id: str) -> str:
+        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issue(self) -> str:
+        session_id = secrets.token_hex(16)
+        return f"{session_id}.{self._mac(session_id)}"
+
+    def resume(self, requested: object) -> str:
+        """The signed label a client asked to resume, if this server signed it; else a fresh one."""
+        if isinstance(requested, str):
+            match = _ANON_SESSION.fullmatch(requested)
+            if match and hmac.compare_digest(match.group("mac"), self._mac(match.group("id"))):
+                return requested
+        return self.issue()
+
+    @staticmethod
+    def conversation_id(label: str) -> str:
+        return f"{ANONYMOUS_WEB_PREFIX}{label.split('.', 1)[0]}"
 
 
 def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGES) -> List[Dict[Text, Any]]:
@@ -131,10 +167,19 @@ class VerifiedSocketIOInput(InputChannel):
             secret=secret_from_environment(),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
             cors_allowed_origins=origins,
+            audience=audience_from_environment(),
         )
 
-    def __init__(self, secret: str, socketio_path: str = "/socket.io", cors_allowed_origins: Any = "*") -> None:
+    def __init__(
+        self,
+        secret: str,
+        socketio_path: str = "/socket.io",
+        cors_allowed_origins: Any = "*",
+        audience: Optional[str] = None,
+    ) -> None:
         self._secret = secret
+        self._audience = audience
+        self._anonymous = AnonymousSessions(secret)
         self.socketio_path = socketio_path
         self.cors_allowed_origins = cors_allowed_origins
         self.sio: Optional[AsyncServer] = None
@@ -155,7 +200,11 @@ class VerifiedSocketIOInput(InputChannel):
         return history_messages([event.as_dict() for event in tracker.events])
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.cors_allowed_origins)
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=self.cors_allowed_origins,
+            max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES,
+        )
         blueprint = _AppAwareBlueprint(self, sio, self.socketio_path, "verified_socketio_webhook", __name__)
         self.sio = sio
 
@@ -166,30 +215,68 @@ class VerifiedSocketIOInput(InputChannel):
         @sio.on("connect")
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
             auth = auth if isinstance(auth, dict) else {}
-            identity: Identity = verify_token(auth.get("customer_token"), self._secret)
-            session = WEB_SESSION if identity.customer_id else anonymous_session(auth.get("session"))
-            conversation_id = conversation_id_for(identity, session)
+            identity: Identity = verify_token(auth.get("customer_token"), self._secret, audience=self._audience)
+            if identity.customer_id:
+                session = WEB_SESSION
+                conversation_id = conversation_id_for(identity, session)
+            else:
+                session = self._anonymous.resume(auth.get("session"))
+                conversation_id = self._anonymous.conversation_id(session)
             await sio.save_session(
                 sid,
                 {
                     "conversation_id": conversation_id,
                     "session": session,
                     "verified": identity.customer_id is not None,
+                    "customer_id": identity.customer_id,
+                    "expires_at": identity.expires_at,
                     "token_problem": identity.problem,
                 },
             )
             await sio.enter_room(sid, conversation_id)
             return True
 
+        def expired(state: Dict[str, Any]) -> bool:
+            """A verified connection whose token has expired may not act as that customer any more."""
+            return bool(state.get("verified")) and (state.get("expires_at") or 0) <= time.time()
+
+        async def end_verified(sid: Text, state: Dict[str, Any], reason: str) -> None:
+            await sio.leave_room(sid, state["conversation_id"])
+            await _problem(sid, reason, "You are no longer signed in to the chat.")
+            await sio.disconnect(sid)
+
+        @sio.on("refresh")
+        async def refresh(sid: Text, data: Any = None) -> None:
+            """A fresh token for the same customer extends the connection; anything else ends it."""
+            state = await sio.get_session(sid)
+            if not state.get("verified"):
+                await sio.emit("refresh_result", {"ok": False, "reason": "not_signed_in"}, room=sid)
+                return
+            token = data.get("customer_token") if isinstance(data, dict) else None
+            identity = verify_token(token, self._secret, audience=self._audience)
+            if identity.customer_id is None or identity.customer_id != state.get("customer_id"):
+                await sio.emit(
+                    "refresh_result", {"ok": False, "reason": identity.problem or "other_customer"}, room=sid
+                )
+                await end_verified(sid, state, "signed_out")
+                return
+            state["expires_at"] = identity.expires_at
+            await sio.save_session(sid, state)
+            await sio.emit("refresh_result", {"ok": True, "expires_at": identity.expires_at}, room=sid)
+
         @sio.on("session_request")
         async def session_request(sid: Text, _data: Any = None) -> None:
             state = await sio.get_session(sid)
+            if expired(state):
+                await sio.emit("reauth_required", {"reason": "expired"}, room=sid)
+                return
             await sio.emit(
                 "session_confirm",
                 {
                     "session_id": state["session"],
                     "verified": state["verified"],
                     "token_problem": state["token_problem"],
+                    "expires_at": state.get("expires_at"),
                 },
                 room=sid,
             )
@@ -208,19 +295,18 @@ class VerifiedSocketIOInput(InputChannel):
         async def handle_message(sid: Text, data: Any) -> None:
             state = await sio.get_session(sid)
             text = data.get("message") if isinstance(data, dict) else None
-            if not isinstance(text, str) or not text.strip():
-                await _problem(sid, "empty_message", "That message was empty, so it was not sent.")
+            problem = message_problem(text)
+            if problem:
+                await _problem(sid, *problem)
                 return
-            if len(text) > MAX_MESSAGE_CHARS:
-                await _problem(
-                    sid,
-                    "message_too_long",
-                    f"That message is too long ({len(text)} characters; at most {MAX_MESSAGE_CHARS}). "
-                    "Please shorten it and send it again.",
-                )
+            assert isinstance(data, dict) and isinstance(text, str)
+            if expired(state):
+                # Not handled as this customer, not dropped: the widget refreshes its token and resends.
+                await sio.emit("reauth_required", {"reason": "expired", "message": text}, room=sid)
                 return
-            client_metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-            metadata = {k: v for k, v in client_metadata.items() if k != "customer_token"}
+            metadata, metadata_problem = allowed_metadata(data.get("metadata"))
+            if metadata_problem:
+                metadata = {}
             metadata["verified"] = state["verified"]
             if state["token_problem"]:
                 metadata["token_problem"] = state["token_problem"]

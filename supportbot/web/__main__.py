@@ -8,6 +8,7 @@ import uvicorn
 
 from supportbot.settings import get_settings
 from supportbot.web.app import create_app
+from supportbot.web.demo import is_loopback
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,8 +17,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=settings.web_port, help=f"port (default {settings.web_port})")
     args = parser.parse_args(argv)
+    if settings.demo_mode and not is_loopback(args.host):
+        parser.error(
+            f"demo mode mints customer tokens without a sign-in, so it serves loopback only; "
+            f"--host {args.host} is not. Unset SUPPORTBOT_DEMO_MODE to serve other hosts."
+        )
     app = create_app(settings)
-    shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
+    shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "::1") else args.host
     if settings.demo_mode:
         print(f"demo page: http://{shown_host}:{args.port}/  (widget: /widget/widget.js)", flush=True)
     else:

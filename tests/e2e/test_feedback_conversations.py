@@ -37,7 +37,7 @@ class Chat:
         self.stack = stack
         self.sender = new_sender()
         self.token = stack.token(customer_id) if customer_id else None
-        self.conversation = f"cust:{customer_id}:{self.sender}" if customer_id else f"anon:{self.sender}"
+        self.conversation = f"cust:{customer_id}:{self.sender}" if customer_id else f"anon:rest:{self.sender}"
 
     def say(self, text: str) -> str:
         return texts(self.stack.say(self.sender, text, token=self.token))

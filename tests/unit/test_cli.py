@@ -152,7 +152,7 @@ def test_token_mint_prints_only_a_valid_token(demo_url: str, tmp_path: Path) -> 
     token = result.stdout.strip()
     assert result.stdout == token + "\n"
     assert verify_customer_token(token, secret=SECRET) == "C000001"
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="lumen-support-chat")
     assert claims["exp"] - claims["iat"] == 600
     assert claims["exp"] > dt.datetime.now(dt.UTC).timestamp()
 

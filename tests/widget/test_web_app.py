@@ -4,7 +4,11 @@ input checks, widget files and security headers. A real migrated SQLite file eac
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,12 +30,17 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     with sessions.begin() as session:
         add_customer(session, "C000001", first_name="Maya")
         add_customer(session, "C000002", first_name="Kenji")
+        add_customer(session, "C000250", first_name="Nadia")  # a real customer, not a demo persona
     sessions.kw["bind"].dispose()
     return f"sqlite:///{path}"
 
 
-def client_for(**settings: object) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(**settings))) as client:  # type: ignore[arg-type]
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)
+
+
+def client_for(client_address: tuple[str, int] = LOOPBACK_CLIENT, **settings: object) -> Iterator[TestClient]:
+    app = create_app(Settings(**settings))  # type: ignore[arg-type]
+    with TestClient(app, client=client_address) as client:
         yield client
 
 
@@ -73,7 +82,8 @@ def test_token_endpoint_mints_a_verifiable_token(demo: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "needle"),
     [
-        ({"customer_id": "C999999"}, 404, "no customer C999999"),
+        ({"customer_id": "C000012"}, 404, "no customer C000012"),  # a persona id missing from this database
+        ({"customer_id": "C999999"}, 403, "not a demo persona"),
         ({"customer_id": "<img src=x>"}, 422, "customer_id"),
         ({"customer_id": ""}, 422, "customer_id"),
         ({"customer_id": 7}, 422, "customer_id"),
@@ -137,3 +147,39 @@ def test_widget_never_uses_html_parsing_apis() -> None:
     source = (SOCKET_IO_BUNDLE.parents[3] / "src" / "widget.js").read_text()
     for api in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert api not in source, api
+
+
+def test_demo_token_is_never_minted_for_a_customer_who_is_not_a_demo_persona(demo: TestClient) -> None:
+    """Security review finding 3: `POST /demo/token` with C000250 returned a valid token."""
+    response = demo.post("/demo/token", json={"customer_id": "C000250"})
+    assert response.status_code == 403
+    assert "token" not in response.json()
+    assert "not a demo persona" in response.json()["detail"]
+
+
+def test_demo_token_is_minted_only_for_clients_on_this_machine(database_url: str) -> None:
+    for client in client_for(
+        ("192.0.2.10", 50000), database_url=database_url, customer_token_secret=SecretStr(SECRET), demo_mode=True
+    ):
+        response = client.post("/demo/token", json={"customer_id": "C000001"})
+        assert response.status_code == 403
+        assert "token" not in response.json()
+
+
+def test_demo_mode_is_off_unless_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUPPORTBOT_DEMO_MODE", raising=False)
+    assert Settings(_env_file=None).demo_mode is False  # type: ignore[call-arg]
+
+
+def test_the_web_process_refuses_demo_mode_on_a_public_interface(tmp_path: Path) -> None:
+    """Through a real ``python -m supportbot.web``: it must exit before listening."""
+    env = {**os.environ, "SUPPORTBOT_DEMO_MODE": "true", "SUPPORTBOT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "supportbot.web", "--host", "0.0.0.0", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "demo mode" in done.stderr and "loopback" in done.stderr

@@ -197,8 +197,8 @@ def test_anonymous_visitor_gets_general_help_only_and_keeps_their_conversation(v
         for secret in ("Maya", "Pro plan", "$24", "renews in"):
             expect(shown).not_to_contain_text(secret)
     session = guest.page.evaluate("window.localStorage.getItem('lumenChat:session')")
-    assert isinstance(session, str) and re.fullmatch(r"[a-f0-9]{32}", session)
-    events = stack.tracker(f"anon:{session}")["events"]
+    assert isinstance(session, str) and re.fullmatch(r"[a-f0-9]{32}\.[a-f0-9]{32}", session)  # id.signature
+    events = stack.tracker(f"anon:web:{session.split('.')[0]}")["events"]
     assert any(e.get("event") == "user" for e in events)  # bound to the anonymous session, not Maya's
 
     guest.page.reload()
@@ -261,5 +261,5 @@ def test_reconnects_after_network_loss_and_sends_what_was_typed_meanwhile(visit:
         expect(pending.locator(".lumen-chat__pending")).to_have_count(0)
         guest.bot_bubbles().first.wait_for(timeout=TIMEOUT_MS)  # answered
         session = guest.page.evaluate("window.localStorage.getItem('lumenChat:session')")
-        sent = [e for e in stack.tracker(f"anon:{session}")["events"] if e.get("event") == "user"]
+        sent = [e for e in stack.tracker(f"anon:web:{session.split('.')[0]}")["events"] if e.get("event") == "user"]
         assert [e["text"] for e in sent].count(words) == 1  # sent once, not lost, not doubled

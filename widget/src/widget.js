@@ -18,9 +18,10 @@
   if (window.LumenChat && window.LumenChat.version) return; // embedded twice: keep the first
 
   const VERSION = "0.1.0";
-  const MAX_CHARS = 2000; // the server refuses longer messages (bot/channels/socketio.py)
+  const MAX_CHARS = 2000; // the server refuses longer messages (bot/channels/limits.py)
   const TYPING_TIMEOUT_MS = 45000;
   const HISTORY_WAIT_MS = 3000;
+  const REFRESH_BEFORE_MS = 60000; // ask the host page for a fresh customer token this long before it expires
   const PREFIX = "lumen-chat";
   const PROACTIVE_AFTER_MS = 120000;
 
@@ -450,6 +451,40 @@
     };
   }
 
+  // A verified connection lasts as long as its token (bot/channels/socketio.py): a minute
+  // before it expires, and whenever the server asks (reauth_required), the widget asks the
+  // host page for a fresh token and sends it as `refresh`. No token (the customer signed
+  // out) or another customer's: the server ends the verified connection and the widget
+  // reconnects as a guest.
+  let refreshTimer = null;
+
+  function scheduleRefresh(expiresAt) {
+    clearTimeout(refreshTimer);
+    if (typeof expiresAt !== "number") return;
+    // A minute before expiry; for a token shorter-lived than two minutes, halfway through.
+    const remaining = expiresAt * 1000 - Date.now();
+    const delay = remaining > 2 * REFRESH_BEFORE_MS ? remaining - REFRESH_BEFORE_MS : remaining / 2;
+    refreshTimer = setTimeout(refreshToken, Math.min(Math.max(delay, 1000), 2147483647));
+  }
+
+  function refreshToken() {
+    clearTimeout(refreshTimer);
+    const fail = () => {
+      addMessage({ sender: "notice", text: "You are signed out, so I can only give general help now." });
+      window.LumenChat.restart();
+    };
+    if (!config.getCustomerToken || !socket) return fail();
+    Promise.resolve()
+      .then(() => config.getCustomerToken())
+      .then(
+        (token) => {
+          if (typeof token === "string" && token && socket && socket.connected) socket.emit("refresh", { customer_token: token });
+          else fail();
+        },
+        () => fail(),
+      );
+  }
+
   function connect() {
     const { origin, options } = socketOptions();
     socket = window.io(origin, options);
@@ -465,6 +500,8 @@
       ready = true;
       setState("online");
       if (!data.verified && typeof data.session_id === "string" && data.session_id) store.set("session", data.session_id);
+      if (data.verified) scheduleRefresh(data.expires_at);
+      else clearTimeout(refreshTimer);
       if (data.token_problem === "expired") {
         addMessage({
           sender: "notice",
@@ -486,6 +523,22 @@
 
     socket.on("bot_uttered", onBotMessage);
 
+    socket.on("reauth_required", (data) => {
+      // The message was not handled (the sign-in expired): send it again after the refresh.
+      ready = false;
+      setTyping(false);
+      if (data && typeof data.message === "string") queue.unshift({ payload: data.message, title: data.message, item: null });
+      refreshToken();
+    });
+
+    socket.on("refresh_result", (data) => {
+      if (data && data.ok) {
+        scheduleRefresh(data.expires_at);
+        if (!ready) socket.emit("session_request", {});
+      }
+      // Not ok: the server ends the verified connection; "disconnect" then reconnects as a guest.
+    });
+
     socket.on("user_echo", (data) => {
       if (data && typeof data.text === "string") {
         removeQuickReplies();
@@ -502,7 +555,15 @@
     socket.on("disconnect", (reason) => {
       ready = false;
       setTyping(false);
+      clearTimeout(refreshTimer);
       if (reason === "io client disconnect") return;
+      if (reason === "io server disconnect") {
+        // The server ended a verified connection (signed out, or another customer's token):
+        // reconnect with whatever the host page vouches for now, a guest if nothing.
+        log.textContent = "";
+        socket.connect();
+        return;
+      }
       setState("reconnecting", "Connection lost. Reconnecting…");
     });
 

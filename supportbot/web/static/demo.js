@@ -59,5 +59,12 @@
       status.textContent = select.value ? "Signed in; the chat now knows you." : "Signed out; the chat treats you as a guest.";
       if (window.LumenChat) window.LumenChat.restart();
     });
+    // Signed in or out in another tab of this site: this tab's chat follows at once.
+    window.addEventListener("storage", (event) => {
+      if (event.key !== KEY) return;
+      select.value = chosen();
+      showIdentity(select);
+      if (window.LumenChat) window.LumenChat.restart();
+    });
   });
 })();
