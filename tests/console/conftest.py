@@ -13,8 +13,9 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.console import auth
@@ -99,6 +100,20 @@ def csrf_token(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, html
     return found.group(1)
+
+
+def transcript_path(console: Console, conversation_id: str) -> str:
+    """The transcript's URL: conversations are named by their ref, the id of their first event."""
+    with console.tracker.connect() as connection:
+        ref = connection.scalar(text("SELECT min(id) FROM events WHERE sender_id = :s"), {"s": conversation_id})
+    assert ref is not None, conversation_id
+    return f"/console/transcripts/{ref}"
+
+
+def export(client: TestClient, csrf: str, *, fmt: str = "json", reveal: bool = False, **filters: str) -> Response:
+    """The conversation export (a CSRF-protected POST, filters in the query string)."""
+    data = {"csrf_token": csrf, "format": fmt, **({"reveal": "1"} if reveal else {})}
+    return client.post("/console/conversations/export", params=filters, data=data)
 
 
 def sign_in(client: TestClient, role: str) -> TestClient:

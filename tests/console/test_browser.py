@@ -102,12 +102,12 @@ def test_a_lead_signs_in_filters_searches_reads_tags_sees_charts_and_exports(
     page.get_by_role("button", name="Filter").click()
     assert rows(page) == ["anon:3f9a"]
     with page.expect_download() as download:
-        page.get_by_role("link", name="JSON").click()
+        page.get_by_role("button", name="JSON").click()
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert [c["conversation_id"] for c in exported["conversations"]] == ["anon:3f9a"]
     assert exported["conversations"][0]["tags"] == ["shipping"]
     with page.expect_download() as download:
-        page.get_by_role("link", name="CSV").click()
+        page.get_by_role("button", name="CSV").click()
     assert "anon:3f9a" in Path(download.value.path()).read_text(encoding="utf-8")
     with console.sessions() as session:
         assert list(session.scalars(select(ConversationTag.tag))) == ["shipping"]
@@ -121,7 +121,7 @@ def test_script_and_onerror_payloads_in_a_customer_message_show_as_text_and_noth
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     sign_in(page, base_url, "lead")
-    page.goto(f"{base_url}/console/transcripts/anon:3f9a")
+    page.goto(f"{base_url}/console/transcripts?id=anon:3f9a")
     message = page.locator("#transcript .turn.user .text")
     expect(message).to_have_text(XSS_TEXT)  # every character shown, as text
     assert page.evaluate("() => window.__pwned") is None
