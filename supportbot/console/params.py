@@ -47,9 +47,9 @@ def day(name: str, value: str) -> dt.date:
 
 def page_number(params: Mapping[str, str]) -> int:
     """``?page=``: a whole number from 1 to ``MAX_PAGE`` (1 when absent)."""
-    value = text(params, "page", max_length=12)
+    value = str(params.get("page", "")).strip()
     if not value:
         return 1
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if len(value) > 6 or not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
         raise BadParameter(f"page: expected a whole number from 1 to {MAX_PAGE}")
     return int(value)

@@ -3,13 +3,17 @@ the console mounted at /console as the web process mounts it, and signed-in clie
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -21,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportbot.console import auth
 from supportbot.console.app import create_console_app
 from supportbot.console.auth import create_user
+from supportbot.devstack import free_port
 from supportbot.settings import Settings
 from supportbot.store.db import make_engine, session_factory
-from tests.console.builders import World, build_world, create_tracker
+from tests.console.builders import World, add_awkward_conversations, build_world, create_tracker
 from tests.factories import prepared_store
 
 PASSWORD = "correct horse battery staple"
@@ -154,3 +159,37 @@ def agent(console: Console) -> Iterator[TestClient]:
 def anonymous(console: Console) -> Iterator[TestClient]:
     with client_for(console, None) as client:
         yield client
+
+
+@pytest.fixture
+def awkward(console: Console) -> Console:
+    """The console's world plus the conversations of ``builders.add_awkward_conversations``."""
+    with console.sessions.begin() as session:
+        add_awkward_conversations(session, console.tracker)
+    return console
+
+
+def listed(client: TestClient, **params: str) -> list[str]:
+    """The conversation list's link texts (the ids as this viewer sees them)."""
+    page = client.get("/console/conversations", params=params)
+    assert page.status_code == 200, page.text
+    return [
+        html.unescape(found)
+        for found in re.findall(r'<td><a href="[^"]*/transcripts/[^"]*">([^<]+)</a></td>', page.text)
+    ]
+
+
+@pytest.fixture
+def base_url(console: Console) -> Iterator[str]:
+    """The app with the console mounted at /console, served by uvicorn on a free local port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select, text
 
-from supportbot.devstack import free_port
 from supportbot.store.console_models import ConversationTag
 from supportbot.store.models import Customer
 from tests.browser import artifact_path
 from tests.console.builders import XSS_TEXT
 from tests.console.conftest import EMAILS, PASSWORD, Console
-
-
-@pytest.fixture
-def base_url(console: Console) -> Iterator[str]:
-    """The app with the console mounted at /console, served by uvicorn on a free local port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-
 
 SLOW_MACHINE_MS = 180_000
 """Signing in verifies a real argon2id hash: 3 s on an idle core here, over 15 s while CI shares the machine."""

@@ -16,13 +16,7 @@ from supportbot.console.auth import authenticate
 from supportbot.store.console_models import ConsoleUser, ConversationNote, ConversationReview, ConversationTag
 from supportbot.store.feedback_models import FeedbackFollowUp
 from supportbot.store.schema import Base
-from tests.console.conftest import Console, csrf_token, export, transcript_path
-
-
-def listed(client: TestClient, **params: str) -> list[str]:
-    page = client.get("/console/conversations", params=params)
-    assert page.status_code == 200, page.text
-    return re.findall(r'<td><a href="[^"]*/transcripts/[^"]*">([^<]+)</a></td>', page.text)
+from tests.console.conftest import Console, csrf_token, export, listed, transcript_path
 
 
 def test_conversation_filters(lead: TestClient) -> None:
