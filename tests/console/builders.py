@@ -346,8 +346,9 @@ ODD_CONVERSATION = "partner/acme/user #42?x=%2F&y"
 LINK_CODE = "7KQ4-M2XP"
 
 
-def add_awkward_conversations(session: Session, tracker_engine: Engine) -> None:
-    """Conversations whose ids or texts once broke the console or leaked through it (issue 14)."""
+def add_awkward_conversations(session: Session, tracker_engine: Engine, *, url_characters: bool = True) -> None:
+    """Conversations whose ids or texts once broke the console or leaked through it (issue 14);
+    ``url_characters``: also the one whose id has ``/`` (it made the whole list fail before)."""
     (
         Conversation(tracker_engine, PHONE_CONVERSATION, days_ago(0.5), channel="twilio", verified=False)
         .start()
@@ -366,15 +367,16 @@ def add_awkward_conversations(session: Session, tracker_engine: Engine) -> None:
         .listen()
         .save()
     )
-    (
-        Conversation(tracker_engine, ODD_CONVERSATION, days_ago(0.3), channel="callback", verified=False)
-        .start()
-        .user("where is my parcel", "order_status", 0.8)
-        .action("action_order_status")
-        .bot("Please sign in on the website first.")
-        .listen()
-        .save()
-    )
+    if url_characters:
+        (
+            Conversation(tracker_engine, ODD_CONVERSATION, days_ago(0.3), channel="callback", verified=False)
+            .start()
+            .user("where is my parcel", "order_status", 0.8)
+            .action("action_order_status")
+            .bot("Please sign in on the website first.")
+            .listen()
+            .save()
+        )
     # Customer ids may not contain ':' (bot.conversation_ids): cust:C77:b is C77's website
     # conversation, and cust:C77:b:x is nobody's (once a customer "C77:b" could have had it).
     add_customer(session, "C77", first_name="Ines")

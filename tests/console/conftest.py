@@ -169,6 +169,14 @@ def awkward(console: Console) -> Console:
     return console
 
 
+@pytest.fixture
+def masked(console: Console) -> Console:
+    """``awkward`` without the id with URL characters (for tests of masking alone)."""
+    with console.sessions.begin() as session:
+        add_awkward_conversations(session, console.tracker, url_characters=False)
+    return console
+
+
 def listed(client: TestClient, **params: str) -> list[str]:
     """The conversation list's link texts (the ids as this viewer sees them)."""
     page = client.get("/console/conversations", params=params)

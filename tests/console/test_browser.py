@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select, text
 
-from supportbot.store.console_models import ConversationTag
+from supportbot.store.console_models import AuditEntry, ConversationTag
 from supportbot.store.models import Customer
 from tests.browser import artifact_path
-from tests.console.builders import XSS_TEXT
+from tests.console.builders import LINK_CODE, ODD_CONVERSATION, XSS_TEXT
 from tests.console.conftest import EMAILS, PASSWORD, Console
 
 SLOW_MACHINE_MS = 180_000
@@ -134,3 +134,52 @@ def test_an_admin_forgets_a_customer_in_the_browser(console: Console, base_url: 
     page.goto(f"{base_url}/console/conversations")
     assert "cust:C100001:web" not in rows(page) and "tg-99812" not in rows(page)
     assert sorted(rows(page)) == ["anon:3f9a", "cust:C100002:web"]
+
+
+def test_an_agent_sees_masked_ids_and_codes_and_cannot_search_for_what_is_masked(
+    masked: Console, base_url: str, page: Page
+) -> None:
+    """Issue 14 finding 7, as the reviewer found it: an agent's list, transcript and search."""
+    sign_in(page, base_url, "agent")
+    page.get_by_role("link", name="Conversations").click()
+    assert "whatsapp:[PHONE]" in rows(page) and "tg-[NUMBER]" in rows(page)
+    assert "4915112345678" not in page.content()
+    page.get_by_label("Search text", exact=True).fill("555 0147")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#total")).to_have_text("0")
+    page.get_by_role("link", name="Clear").click()
+    page.get_by_role("link", name="whatsapp:[PHONE]").click()
+    expect(page.get_by_role("heading", name="Conversation whatsapp:[PHONE]")).to_be_visible()
+    expect(page.locator("#transcript")).to_contain_text("LINK [LINK CODE]")
+    assert LINK_CODE not in page.content() and "4915112345678" not in page.content()
+    assert page.get_by_role("button", name="Show personal data (audited)").count() == 0
+
+
+def test_a_lead_opens_and_tags_a_conversation_whose_id_has_slashes(awkward: Console, base_url: str, page: Page) -> None:
+    """Issue 14 finding 11: such an id made the list answer 500 for all staff."""
+    sign_in(page, base_url, "lead")
+    page.get_by_role("link", name="Conversations").click()
+    assert ODD_CONVERSATION in rows(page)
+    page.get_by_role("link", name=ODD_CONVERSATION).click()
+    expect(page.get_by_role("heading", name=f"Conversation {ODD_CONVERSATION}")).to_be_visible()
+    page.get_by_label("New tag").fill("partner")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.locator("#tags")).to_have_text("partner")
+    with awkward.sessions() as session:
+        assert list(session.scalars(select(ConversationTag.conversation_id))) == [ODD_CONVERSATION]
+
+
+def test_personal_data_is_revealed_by_the_button_not_by_a_link(console: Console, base_url: str, page: Page) -> None:
+    """Issue 14 finding 16: a GET with ?reveal=1 revealed and wrote the audit log."""
+    sign_in(page, base_url, "lead")
+    page.get_by_role("link", name="Conversations").click()
+    page.get_by_role("link", name="cust:C100001:web").click()
+    transcript_url = page.url
+    page.goto(transcript_url + "?reveal=1")
+    expect(page.locator("#transcript")).to_contain_text("Hi [NAME]!")
+    with console.sessions() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "reveal_transcript")) is None
+    page.get_by_role("button", name="Show personal data (audited)").click()
+    expect(page.locator("#transcript")).to_contain_text("Hi Maya!")
+    with console.sessions() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "reveal_transcript")) is not None

@@ -30,8 +30,9 @@ def test_an_agent_cannot_recover_a_masked_phone_number_or_name_by_searching(
 
 
 def test_phone_numbers_as_conversation_ids_and_link_codes_are_masked_for_agents(
-    awkward: Console, agent: TestClient, lead: TestClient
+    masked: Console, agent: TestClient, lead: TestClient
 ) -> None:
+    awkward = masked
     conversations = agent.get("/console/conversations").text
     assert PHONE_DIGITS not in conversations and "whatsapp:[PHONE]" in conversations
     transcript = agent.get(transcript_path(awkward, PHONE_CONVERSATION)).text
@@ -51,8 +52,9 @@ def test_phone_numbers_as_conversation_ids_and_link_codes_are_masked_for_agents(
 
 
 def test_a_cust_conversation_belongs_to_the_customer_the_shared_parser_names(
-    awkward: Console, lead: TestClient, admin: TestClient
+    masked: Console, lead: TestClient, admin: TestClient
 ) -> None:
+    awkward = masked
     """``cust:C77:b`` is C77's; ``cust:C77:b:x`` is not (the actions would not give it C77's data)."""
     assert listed(lead, customer="C77") == ["cust:C77:b"]
     assert "cust:C77:b:x" not in listed(lead, verified="yes")
