@@ -28,7 +28,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from supportbot.console import auth, pages_auth, pages_conversations, pages_customers, pages_insights
-from supportbot.console.limits import RequestLimits
+from supportbot.console.limits import MAX_BODY, QueryStringLimit
 from supportbot.console.params import BadParameter
 from supportbot.console.stores import Stores
 from supportbot.console.throttle import SignInGuard
@@ -68,7 +68,9 @@ def create_console_app(settings: Settings) -> FastAPI:
     css = (HERE / "console.css").read_text(encoding="utf-8")
     secret = settings.console_secret.get_secret_value() if settings.console_secret else secrets.token_urlsafe(32)
     stores = Stores.open(database_url=settings.database_url, tracker_url=settings.tracker_store_url)
-    app = FastAPI(title="Lumen support console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Lumen support console", docs_url=None, redoc_url=None, openapi_url=None, max_body_size=MAX_BODY
+    )
     app.state.console = ConsoleState(
         settings=settings,
         stores=stores,
@@ -79,7 +81,7 @@ def create_console_app(settings: Settings) -> FastAPI:
         sign_in=SignInGuard(),
     )
     auth.warm_up()
-    app.add_middleware(RequestLimits)  # inside the headers middleware below, so its answers get them too
+    app.add_middleware(QueryStringLimit)  # inside the headers middleware below, so its answers get them too
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
