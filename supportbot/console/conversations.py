@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from bot.conversation_ids import CUSTOMER_ID_RULE, is_customer_id
-from supportbot.console import params, tracker
+from supportbot.console import params, tracker, transcripts
 from supportbot.console.redact import Masker, known_names
 from supportbot.console.stores import linked_senders
 from supportbot.store.console_models import REVIEW_STATUSES, ConversationNote, ConversationReview, ConversationTag
@@ -291,7 +291,7 @@ def export_records(
                 "confidence": turn.confidence,
                 "proactive": turn.proactive,
             }
-            for turn in tracker.transcript(connection, item.row.sender_id)
+            for turn in transcripts.transcript(connection, item.row.sender_id)
             if turn.kind in ("user", "bot")
         ]
         records.append(

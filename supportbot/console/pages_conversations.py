@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from supportbot.console import audit_log, conversations, params, tracker
+from supportbot.console import audit_log, conversations, params, tracker, transcripts
 from supportbot.console.auth import StaffUser
 from supportbot.console.stores import linked_senders
 from supportbot.console.web import Forbidden, NotFound, audit, console, form_by, render, require
@@ -167,7 +167,9 @@ def _transcript_page(request: Request, user: StaffUser, ref: int, *, reveal: boo
     state = console(request)
     with state.stores.profile() as session, state.stores.tracker() as connection:
         conversation_id = tracker.conversation_of_ref(connection, ref) if connection is not None else None
-        turns = tracker.transcript(connection, conversation_id) if connection is not None and conversation_id else []
+        turns = (
+            transcripts.transcript(connection, conversation_id) if connection is not None and conversation_id else []
+        )
         if conversation_id is None or not turns:
             return render(request, "error.html", user, status_code=404, message="No such conversation.")
         customer_id = tracker.customer_of_sender(conversation_id, linked_senders(session))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -148,8 +148,12 @@ def _epoch(moment: dt.datetime) -> float:
     return moment.timestamp()
 
 
-def _from_epoch(value: float | None) -> dt.datetime:
-    return dt.datetime.fromtimestamp(value or 0.0, dt.UTC)
+def from_epoch(value: float | None) -> dt.datetime:
+    """A tracker timestamp as a UTC time; one no calendar can hold (Rasa never writes it) shows as 1970."""
+    try:
+        return dt.datetime.fromtimestamp(value or 0.0, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return dt.datetime.fromtimestamp(0.0, dt.UTC)
 
 
 def _summary(query: ConversationQuery) -> Select[Any]:
@@ -207,8 +211,8 @@ def _row(values: Any) -> ConversationRow:
     return ConversationRow(
         sender_id=values.sender_id,
         ref=int(values.ref),
-        first_at=_from_epoch(values.first_at),
-        last_at=_from_epoch(values.last_at),
+        first_at=from_epoch(values.first_at),
+        last_at=from_epoch(values.last_at),
         customer_turns=int(values.turns or 0),
         handoff=bool(values.handoff),
         fallback=bool(values.fallback),
@@ -249,13 +253,13 @@ def messages_containing(connection: Connection, needle: str) -> list[tuple[str, 
     )
     found = []
     for sender_id, data in rows:
-        message = str(_load(data).get("text") or "")
+        message = str(load_event(data).get("text") or "")
         if needle in message.lower():
             found.append((str(sender_id), message))
     return found
 
 
-def _load(data: str | None) -> dict[str, Any]:
+def load_event(data: str | None) -> dict[str, Any]:
     try:
         loaded = json.loads(data or "{}")
     except ValueError:
@@ -274,7 +278,7 @@ def channels_of(connection: Connection, sender_ids: Collection[str]) -> dict[str
         .group_by(events.c.sender_id)
     )
     rows = connection.execute(select(events.c.sender_id, events.c.data).where(events.c.id.in_(first)))
-    return {sender_id: str(_load(data).get("input_channel") or "") for sender_id, data in rows}
+    return {sender_id: str(load_event(data).get("input_channel") or "") for sender_id, data in rows}
 
 
 def intents_in_use(connection: Connection) -> list[str]:
@@ -282,93 +286,6 @@ def intents_in_use(connection: Connection) -> list[str]:
         select(events.c.intent_name).where(events.c.intent_name.is_not(None)).distinct().order_by(events.c.intent_name)
     )
     return [str(name) for name in rows]
-
-
-@dataclass
-class Turn:
-    """One line of a transcript, as the console shows it."""
-
-    kind: str
-    """``user``, ``bot``, ``action``, ``slot``, ``loop`` or ``session``."""
-    at: dt.datetime
-    text: str = ""
-    intent: str | None = None
-    confidence: float | None = None
-    entities: list[tuple[str, str]] = field(default_factory=list)
-    name: str | None = None
-    value: str | None = None
-    channel: str | None = None
-    proactive: bool = False
-    handoff: bool = False
-    fallback: bool = False
-    buttons: list[str] = field(default_factory=list)
-
-
-def _turn(type_name: str, data: dict[str, Any], at: dt.datetime) -> Turn | None:
-    if type_name == "user":
-        parse = data.get("parse_data") or {}
-        intent = (parse.get("intent") or {}).get("name")
-        confidence = (parse.get("intent") or {}).get("confidence")
-        proactive = bool(intent and str(intent).startswith(PROACTIVE_PREFIX))
-        return Turn(
-            kind="user",
-            at=at,
-            text="" if proactive else str(data.get("text") or ""),
-            intent=intent,
-            confidence=float(confidence) if isinstance(confidence, int | float) else None,
-            entities=[(str(x.get("entity")), str(x.get("value"))) for x in parse.get("entities") or []],
-            channel=data.get("input_channel"),
-            proactive=proactive,
-            fallback=intent == FALLBACK_INTENT,
-        )
-    if type_name == "bot":
-        buttons = ((data.get("data") or {}).get("buttons")) or []
-        return Turn(kind="bot", at=at, text=str(data.get("text") or ""), buttons=[str(b.get("title")) for b in buttons])
-    if type_name == "action":
-        name = str(data.get("name") or "")
-        if name in HIDDEN_ACTIONS:
-            return None
-        confidence = data.get("confidence")
-        return Turn(
-            kind="action",
-            at=at,
-            name=name,
-            value=data.get("policy"),
-            confidence=float(confidence) if isinstance(confidence, int | float) else None,
-            handoff=name in HANDOFF_ACTIONS,
-            fallback=name in FALLBACK_ACTIONS,
-        )
-    if type_name == "slot":
-        name = str(data.get("name") or "")
-        if name in HIDDEN_SLOTS:
-            return None
-        return Turn(kind="slot", at=at, name=name, value=json.dumps(data.get("value"), ensure_ascii=False))
-    if type_name == "active_loop":
-        return Turn(kind="loop", at=at, name=str(data.get("name") or "(loop ended)"))
-    if type_name == "session_started":
-        return Turn(kind="session", at=at)
-    return None
-
-
-def transcript(connection: Connection, sender_id: str) -> list[Turn]:
-    """The conversation's events as turns, in order; a proactive message is the bot turn after its trigger."""
-    rows = connection.execute(
-        select(events.c.type_name, events.c.timestamp, events.c.data)
-        .where(events.c.sender_id == sender_id)
-        .order_by(events.c.id)
-    )
-    turns: list[Turn] = []
-    proactive_pending = False
-    for type_name, timestamp, data in rows:
-        turn = _turn(type_name, _load(data), _from_epoch(timestamp))
-        if turn is None:
-            continue
-        if turn.kind == "user":
-            proactive_pending = turn.proactive
-        elif turn.kind == "bot" and proactive_pending:
-            turn.proactive = True
-        turns.append(turn)
-    return turns
 
 
 def raw_events(connection: Connection, sender_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -379,7 +296,7 @@ def raw_events(connection: Connection, sender_ids: Iterable[str]) -> list[dict[s
     rows = connection.execute(
         select(events.c.sender_id, events.c.data).where(events.c.sender_id.in_(ids)).order_by(events.c.id)
     )
-    return [{"conversation_id": sender_id, **_load(data)} for sender_id, data in rows]
+    return [{"conversation_id": sender_id, **load_event(data)} for sender_id, data in rows]
 
 
 def customer_conversation_ids(connection: Connection, customer_id: str, linked: Collection[str]) -> list[str]:
@@ -445,7 +362,7 @@ def user_turns(connection: Connection, *, since: dt.datetime, until: dt.datetime
             events.c.type_name == "user", events.c.timestamp >= _epoch(since), events.c.timestamp < _epoch(until)
         )
     )
-    return [UserTurn(sender_id, _from_epoch(ts), intent) for sender_id, ts, intent in rows]
+    return [UserTurn(sender_id, from_epoch(ts), intent) for sender_id, ts, intent in rows]
 
 
 def handoff_senders(connection: Connection, *, since: dt.datetime, until: dt.datetime) -> set[str]:
@@ -472,4 +389,4 @@ def turns_after(connection: Connection, sender_ids: Collection[str], *, since: d
             events.c.timestamp >= _epoch(since),
         )
     )
-    return [UserTurn(sender_id, _from_epoch(ts), intent) for sender_id, ts, intent in rows]
+    return [UserTurn(sender_id, from_epoch(ts), intent) for sender_id, ts, intent in rows]
