@@ -144,6 +144,7 @@ def test_an_agent_sees_masked_ids_and_codes_and_cannot_search_for_what_is_masked
     page.get_by_role("link", name="Conversations").click()
     assert "whatsapp:[PHONE]" in rows(page) and "tg-[NUMBER]" in rows(page)
     assert "4915112345678" not in page.content()
+    page.screenshot(path=str(artifact_path("console-agent-conversations.png")), full_page=True)
     page.get_by_label("Search text", exact=True).fill("555 0147")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#total")).to_have_text("0")
@@ -179,6 +180,7 @@ def test_personal_data_is_revealed_by_the_button_not_by_a_link(console: Console,
     expect(page.locator("#transcript")).to_contain_text("Hi [NAME]!")
     with console.sessions() as session:
         assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "reveal_transcript")) is None
+    page.screenshot(path=str(artifact_path("console-transcript-redacted.png")), full_page=True)
     page.get_by_role("button", name="Show personal data (audited)").click()
     expect(page.locator("#transcript")).to_contain_text("Hi Maya!")
     with console.sessions() as session:

@@ -130,11 +130,13 @@ def test_limits_per_address_refuse_before_any_hashing(console: Console, base_url
 
 
 def test_no_more_hashes_run_at_once_than_the_limit(console: Console, base_url: str, hasher: CountingHasher) -> None:
-    set_limits(console, per_source=50, concurrent_hashes=2)
+    """Default limits: two hashes at once (the machine has two cores), ten attempts per address."""
+    hasher.delay = 0.5  # each verification holds its slot long enough for the others to queue
     responses = parallel(base_url, 8, "nobody@lumen.example", "wrong password!!")
     assert [r.status_code for r in responses] == [401] * 8
-    assert hasher.calls == 8 and hasher.peak == 2
+    assert hasher.calls == 8 and hasher.peak <= 2
     set_limits(console, per_source=50, concurrent_hashes=1, hash_wait=0.05)
+    hasher.delay = 3.0  # the parallel attempts arrive well within one verification's time
     statuses = sorted(r.status_code for r in parallel(base_url, 4, "nobody@lumen.example", "wrong password!!"))
     assert 401 in statuses and 503 in statuses and set(statuses) <= {401, 503}  # busy rather than queued forever
 
