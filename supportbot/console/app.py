@@ -5,6 +5,12 @@ has none), the one stylesheet allowed by its hash, no framing, forms posting onl
 the console's own origin. Jinja2 autoescapes every value; charts are SVG built with
 escaped labels (``charts``). Links come from ``request.url_for``, so the app works under
 any mount path.
+
+Bad input never reaches a handler as a 500: bodies and query strings are size-limited
+(``limits``), a parameter the console cannot use is a 400 page saying which and why
+(``params.BadParameter``), and FastAPI's own validation errors (a form field too long, a path
+number out of range) are a 422 page that names the fields but never echoes their values (a
+password must not come back in an error page).
 """
 
 from __future__ import annotations
@@ -17,12 +23,16 @@ from pathlib import Path
 
 import jinja2
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from supportbot.console import pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console import auth, pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console.limits import MAX_BODY, QueryStringLimit
+from supportbot.console.params import BadParameter
 from supportbot.console.stores import Stores
-from supportbot.console.web import ConsoleState, Forbidden, NotSignedIn, render
+from supportbot.console.throttle import SignInGuard
+from supportbot.console.web import ConsoleState, Forbidden, NotFound, NotSignedIn, render
 from supportbot.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -58,10 +68,20 @@ def create_console_app(settings: Settings) -> FastAPI:
     css = (HERE / "console.css").read_text(encoding="utf-8")
     secret = settings.console_secret.get_secret_value() if settings.console_secret else secrets.token_urlsafe(32)
     stores = Stores.open(database_url=settings.database_url, tracker_url=settings.tracker_store_url)
-    app = FastAPI(title="Lumen support console", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.console = ConsoleState(
-        settings=settings, stores=stores, templates=_templates(), secret=secret, css=css, csp=_csp(css)
+    app = FastAPI(
+        title="Lumen support console", docs_url=None, redoc_url=None, openapi_url=None, max_body_size=MAX_BODY
     )
+    app.state.console = ConsoleState(
+        settings=settings,
+        stores=stores,
+        templates=_templates(),
+        secret=secret,
+        css=css,
+        csp=_csp(css),
+        sign_in=SignInGuard(),
+    )
+    auth.warm_up()
+    app.add_middleware(QueryStringLimit)  # inside the headers middleware below, so its answers get them too
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -82,6 +102,20 @@ def create_console_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden) -> Response:
         return render(request, "error.html", None, status_code=403, message=str(error))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> Response:
+        return render(request, "error.html", None, status_code=404, message=str(error))
+
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(request: Request, error: BadParameter) -> Response:
+        return render(request, "error.html", None, status_code=400, message=str(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        names = sorted({str(item["loc"][-1]) for item in error.errors() if item.get("loc")})
+        message = f"These values are not acceptable (too long, or not what the form sends): {', '.join(names)}."
+        return render(request, "error.html", None, status_code=422, message=message)
 
     for module in (pages_auth, pages_conversations, pages_insights, pages_customers):
         app.include_router(module.router)

@@ -2,9 +2,16 @@
 
 Passwords are argon2id hashes (argon2-cffi's defaults, rehashed when those change). A
 session is a random token in an HttpOnly cookie; the database keeps only its SHA-256, so
-reading the table does not let anyone sign in. Wrong passwords lock an account for a
-while after a few tries, and an unknown email costs the same hashing time as a known one,
-so sign-in reveals neither which emails exist nor lets anyone guess quickly.
+reading the table does not let anyone sign in.
+
+Wrong passwords lock an account: the count is one atomic ``UPDATE ... SET failed_logins =
+failed_logins + 1`` (a read-modify-write lost nine of ten parallel tries: security review,
+issue 14 finding 8), and the lock is set in the same statement when the count reaches
+``MAX_FAILED_LOGINS``. The count goes back to 0 only on a successful sign-in, so after the
+lock has run out each further wrong password locks the account again. Every path costs one
+argon2 verification, the same work: an unknown email, a disabled account and a locked one
+are verified against a dummy hash, so the answer's timing tells nothing about the account.
+Limits per address and overall, before any hashing, are ``throttle``.
 """
 
 from __future__ import annotations
@@ -19,12 +26,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from supportbot.errors import InvalidRequestError
 from supportbot.store.console_models import CONSOLE_ROLES, ConsoleSession, ConsoleUser
-from supportbot.store.models import utcnow
+from supportbot.store.models import UTCDateTime, utcnow
 
 _ALL = frozenset(CONSOLE_ROLES)
 _LEADS = frozenset({"admin", "lead"})
@@ -99,30 +106,65 @@ def create_user(*, session: Session, email: str, role: str, password: str) -> Co
     return user
 
 
-def authenticate(*, session: Session, email: str, password: str, now: dt.datetime | None = None) -> ConsoleUser | None:
-    """The user if the password is right and the account active and not locked; else ``None``."""
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to: the user, or why not (for the audit log)."""
+
+    user: ConsoleUser | None
+    failure: str | None = None
+    """``unknown_account``, ``inactive``, ``locked`` or ``wrong_password``."""
+    account_id: int | None = None
+    """The account the attempt named, if it exists."""
+    locked_until: dt.datetime | None = None
+    """Set when this attempt locked the account."""
+
+
+def _verify_dummy(password: str) -> None:
+    with contextlib.suppress(VerificationError):
+        _hasher.verify(_dummy_hash(), password)
+
+
+def authenticate(*, session: Session, email: str, password: str, now: dt.datetime | None = None) -> SignIn:
+    """Check the password of the account ``email``, counting a wrong one atomically."""
     now = now or utcnow()
     user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
     if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password)
-        return None
+        _verify_dummy(password)
+        return SignIn(None, "unknown_account" if user is None else "inactive", None if user is None else user.id)
     if user.locked_until is not None and user.locked_until > now:
-        return None
+        _verify_dummy(password)  # the same work as a real check: a locked account must not answer faster
+        return SignIn(None, "locked", user.id)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        return None
+        return SignIn(None, "wrong_password", user.id, _count_failure(session, user.id, now))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    return user
+    return SignIn(user)
+
+
+def _count_failure(session: Session, user_id: int, now: dt.datetime) -> dt.datetime | None:
+    """One more failure, in one statement; the lock's end if this failure locked the account."""
+    reaches = ConsoleUser.failed_logins + 1 >= MAX_FAILED_LOGINS
+    count, locked_until = session.execute(
+        update(ConsoleUser)
+        .where(ConsoleUser.id == user_id)
+        .values(
+            failed_logins=ConsoleUser.failed_logins + 1,
+            locked_until=case((reaches, literal(now + LOCKOUT, UTCDateTime())), else_=ConsoleUser.locked_until),
+        )
+        .returning(ConsoleUser.failed_logins, ConsoleUser.locked_until)
+        .execution_options(synchronize_session=False)
+    ).one()
+    return locked_until if count >= MAX_FAILED_LOGINS else None
+
+
+def warm_up() -> None:
+    """Make the dummy hash now, so the first unknown email does not take two hashes' time."""
+    _dummy_hash()
 
 
 def start_session(*, session: Session, user: ConsoleUser, hours: int, now: dt.datetime | None = None) -> str:

@@ -8,25 +8,24 @@ and any conversation id their feedback, outreach or support records name.
 
 Forgetting runs the tracker store first, then the profile store in one transaction that also
 writes the audit entry; the two stores may be different databases, so if the second step
-fails the first is already done and running forget again finishes the job.
+fails the first is already done and running forget again finishes the job. In the same
+transaction, audit entries written before entries were keyed hashes (a raw customer or
+conversation id as subject) get the hash, so the log keeps nobody's id once they are
+forgotten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Table, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from supportbot.console import tracker
+from supportbot.console import audit_log, tracker
 from supportbot.console.stores import Stores, linked_senders
 from supportbot.errors import NotFoundError
-from supportbot.store.console_models import AuditEntry
 from supportbot.store.models import ChannelIdentity, Customer, LinkAttempt, Order, OrderItem
 from supportbot.store.schema import Base
 
@@ -108,12 +107,6 @@ def export_customer(session: Session, connection: Connection | None, customer_id
     return data
 
 
-def audit_subject(secret: str, customer_id: str) -> str:
-    """A keyed hash of the id: lets an admin check "was C123 forgotten?" without the log naming anyone."""
-    digest = hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
-    return f"customer:{digest[:32]}"
-
-
 @dataclass(frozen=True)
 class ForgetReport:
     deleted: dict[str, int]
@@ -149,12 +142,13 @@ def forget_customer(*, stores: Stores, customer_id: str, actor_id: int, secret: 
             deleted[table.name] = _delete(session, delete(table).where(_about(table, customer_id, conversations)))
         session.execute(delete(Customer).where(Customer.id == customer_id))
         deleted["customers"] = 1
+        audit_log.rewrite_raw_subjects(session, secret, customer_id, conversations)
         session.add(
-            AuditEntry(
+            audit_log.entry(
                 actor_id=actor_id,
                 action="forget_customer",
-                subject=audit_subject(secret, customer_id),
-                details=json.dumps({"deleted": {k: v for k, v in sorted(deleted.items()) if v}}),
+                subject=audit_log.customer_subject(secret, customer_id),
+                deleted={k: v for k, v in sorted(deleted.items()) if v},
             )
         )
     return ForgetReport(deleted=deleted)

@@ -1,4 +1,15 @@
-"""Conversation pages: the filtered list, exports of the filtered set, a transcript and its review."""
+"""Conversation pages: the filtered list, exports of the filtered set, a transcript and its review.
+
+A conversation is named in URLs by its ref (``tracker``), a number, so conversation ids with
+any characters (``/``, ``?``, ``#``: the callback channel accepts them) never break a link,
+and an agent's pages never carry a phone number that names a WhatsApp/SMS conversation.
+Leads can open a transcript by its id (``/transcripts?id=``), which redirects to the ref.
+
+Everything that writes an audit row is a POST form carrying the session's CSRF token: showing
+personal data (``/transcripts/<ref>/reveal``) and exporting (``/conversations/export``). A GET
+never reveals or audits (security review, issue 14 finding 16), so a link, a prefetch or
+another site's top-level navigation cannot make the console reveal data or write the log.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +18,21 @@ import io
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from supportbot.console import conversations, tracker
+from supportbot.console import audit_log, conversations, params, tracker, transcripts
 from supportbot.console.auth import StaffUser
 from supportbot.console.stores import linked_senders
-from supportbot.console.web import Forbidden, audit, console, form_by, render, require, wants_reveal
+from supportbot.console.web import Forbidden, NotFound, audit, console, form_by, render, require
 from supportbot.store.console_models import REVIEW_STATUSES, ConversationNote, ConversationReview, ConversationTag
 from supportbot.store.models import utcnow
 
 router = APIRouter()
 Viewer = Annotated[StaffUser, Depends(require("view_conversations"))]
-Exporter = Annotated[StaffUser, Depends(require("export"))]
+Revealer = Annotated[StaffUser, Depends(form_by("reveal_pii"))]
 Reviewer = Annotated[StaffUser, Depends(form_by("review"))]
+Ref = Annotated[int, Path(ge=1, le=params.MAX_SQL_INT)]
 CSV_COLUMNS = (
     "conversation_id",
     "customer_id",
@@ -42,80 +54,90 @@ CSV_COLUMNS = (
 def conversation_list(request: Request, user: Viewer) -> Response:
     state = console(request)
     filters = conversations.Filters.from_params(request.query_params)
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = params.page_number(request.query_params)
     size = state.settings.console_page_size
     listed: list[conversations.ListedConversation] = []
     total = 0
     intents: list[str] = []
     with state.stores.profile() as session, state.stores.tracker() as connection:
         if connection is not None:
-            query = conversations.build_query(session, connection, filters)
-            total = tracker.count_conversations(connection, query)
-            rows = tracker.list_conversations(connection, query, limit=size, offset=(page - 1) * size)
-            listed = conversations.describe(session, connection, rows)
             intents = tracker.intents_in_use(connection)
+            if not filters.errors:
+                query = conversations.build_query(session, connection, filters, redacted=not user.can("reveal_pii"))
+                total = tracker.count_conversations(connection, query)
+                page = min(page, max(1, -(-total // size)))
+                rows = tracker.list_conversations(connection, query, limit=size, offset=(page - 1) * size)
+                listed = conversations.describe(session, connection, rows)
+        mask = conversations.masker_for(session, [], reveal=False, show_ids=user.can("reveal_pii"))
     base = request.url_for("conversation_list")
-    pages = max(1, -(-total // size))
     return render(
         request,
         "conversations.html",
         user,
+        status_code=400 if filters.errors else 200,
         filters=filters,
         listed=listed,
         total=total,
         page=page,
-        pages=pages,
+        pages=max(1, -(-total // size)),
         intents=intents,
+        mask=mask,
         review_statuses=REVIEW_STATUSES,
         page_url=lambda n: str(base.include_query_params(**filters.params(), page=n)),
-        export_json=str(request.url_for("export_json").include_query_params(**filters.params())),
-        export_csv=str(request.url_for("export_csv").include_query_params(**filters.params())),
+        export_url=str(request.url_for("export_conversations").include_query_params(**filters.params())),
     )
 
 
-def _export(request: Request, user: StaffUser) -> list[dict[str, object]]:
+def _export(request: Request, user: StaffUser, *, reveal: bool) -> list[dict[str, object]]:
     state = console(request)
     filters = conversations.Filters.from_params(request.query_params)
-    reveal = wants_reveal(request, user)
+    if filters.errors:
+        raise params.BadParameter("; ".join(filters.errors))
     with state.stores.profile() as session, state.stores.tracker() as connection:
         if connection is None:
             records: list[dict[str, object]] = []
         else:
-            query = conversations.build_query(session, connection, filters)
+            query = conversations.build_query(session, connection, filters, redacted=False)
             records = list(conversations.export_records(session, connection, query, reveal=reveal))
-    audit(request, user, "export_conversations", filters=filters.params(), count=len(records), reveal=reveal)
+    subject = audit_log.customer_subject(state.secret, filters.customer) if filters.customer else ""
+    audit(request, user, "export_conversations", subject, **filters.audit_details(), count=len(records), reveal=reveal)
     return records
 
 
-@router.get("/conversations/export.json")
-def export_json(request: Request, user: Exporter) -> Response:
-    body = json.dumps({"conversations": _export(request, user)}, ensure_ascii=False, indent=1)
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="conversations.json"'},
-    )
+@router.post("/conversations/export")
+def export_conversations(
+    request: Request,
+    user: Annotated[StaffUser, Depends(form_by("export"))],
+    format: Annotated[str, Form(max_length=4)] = "json",
+    reveal: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """The filtered set (filters in the query string) as JSON or CSV; with personal data if asked."""
+    if format not in ("json", "csv"):
+        raise params.BadParameter("format: expected json or csv")
+    if reveal and not user.can("reveal_pii"):
+        raise Forbidden(f"your role ({user.role}) may not see personal data")
+    records = _export(request, user, reveal=reveal == "1")
+    if format == "json":
+        body = json.dumps({"conversations": records}, ensure_ascii=False, indent=1)
+        return _download(body, "application/json", "conversations.json")
+    return _download(_csv(records), "text/csv; charset=utf-8", "conversations.csv")
 
 
-@router.get("/conversations/export.csv")
-def export_csv(request: Request, user: Exporter) -> Response:
+def _download(body: str, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _csv(records: list[dict[str, object]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    for record in _export(request, user):
+    for record in records:
         messages = record.pop("messages")
         assert isinstance(messages, list)
         record["tags"] = " ".join(str(tag) for tag in record["tags"])  # type: ignore[attr-defined]
         record["transcript"] = "\n".join(f"{m['from']}: {m['text']}" for m in messages)
         writer.writerow({key: _csv_safe(value) for key, value in record.items()})
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="conversations.csv"'},
-    )
+    return out.getvalue()
 
 
 def _csv_safe(value: object) -> object:
@@ -125,23 +147,42 @@ def _csv_safe(value: object) -> object:
     return value
 
 
-@router.get("/transcripts/{conversation_id}", response_class=HTMLResponse)
-def transcript(request: Request, conversation_id: str, user: Viewer) -> Response:
+@router.get("/transcripts", name="find_transcript")
+def find_transcript(request: Request, user: Annotated[StaffUser, Depends(require("reveal_pii"))]) -> Response:
+    """``?id=<conversation id>`` → the transcript's page (roles that may see conversation ids)."""
+    wanted = params.text(request.query_params, "id", max_length=255)
+    with console(request).stores.tracker() as connection:
+        ref = tracker.ref_of(connection, wanted) if connection is not None and wanted else None
+    if ref is None:
+        return render(request, "error.html", user, status_code=404, message="No such conversation.")
+    return RedirectResponse(str(request.url_for("transcript", ref=ref)), status_code=303)
+
+
+def _conversation_id(request: Request, ref: int) -> str | None:
+    with console(request).stores.tracker() as connection:
+        return tracker.conversation_of_ref(connection, ref) if connection is not None else None
+
+
+def _transcript_page(request: Request, user: StaffUser, ref: int, *, reveal: bool) -> Response:
     state = console(request)
-    reveal = wants_reveal(request, user)
     with state.stores.profile() as session, state.stores.tracker() as connection:
-        turns = tracker.transcript(connection, conversation_id) if connection is not None else []
-        if not turns:
+        conversation_id = tracker.conversation_of_ref(connection, ref) if connection is not None else None
+        turns = (
+            transcripts.transcript(connection, conversation_id) if connection is not None and conversation_id else []
+        )
+        if conversation_id is None or not turns:
             return render(request, "error.html", user, status_code=404, message="No such conversation.")
         customer_id = tracker.customer_of_sender(conversation_id, linked_senders(session))
-        masker = conversations.masker_for(session, [customer_id], reveal=reveal)
+        masker = conversations.masker_for(session, [customer_id], reveal=reveal, show_ids=user.can("reveal_pii"))
         review, tags, notes = conversations.review_of(session, conversation_id)
     if reveal:
-        audit(request, user, "reveal_transcript", conversation_id)
+        subject, details = audit_log.about_conversation(state.secret, conversation_id, customer_id)
+        audit(request, user, "reveal_transcript", subject, **details)
     return render(
         request,
         "transcript.html",
         user,
+        ref=ref,
         conversation_id=conversation_id,
         customer_id=customer_id,
         turns=turns,
@@ -154,54 +195,71 @@ def transcript(request: Request, conversation_id: str, user: Viewer) -> Response
     )
 
 
-def _back(request: Request, conversation_id: str) -> Response:
-    return RedirectResponse(str(request.url_for("transcript", conversation_id=conversation_id)), status_code=303)
+@router.get("/transcripts/{ref}", response_class=HTMLResponse)
+def transcript(request: Request, ref: Ref, user: Viewer) -> Response:
+    """Redacted, whatever the query string says: revealing is the POST below."""
+    return _transcript_page(request, user, ref, reveal=False)
 
 
-@router.post("/transcripts/{conversation_id}/tags")
-def add_tag(
-    request: Request, conversation_id: str, user: Reviewer, tag: Annotated[str, Form(max_length=40)] = ""
-) -> Response:
+@router.post("/transcripts/{ref}/reveal", response_class=HTMLResponse)
+def reveal_transcript(request: Request, ref: Ref, user: Revealer) -> Response:
+    return _transcript_page(request, user, ref, reveal=True)
+
+
+def _reviewed(request: Request, ref: int) -> str:
+    """The conversation a review form is about; it must exist in the tracker store."""
+    conversation_id = _conversation_id(request, ref)
+    if conversation_id is None:
+        raise NotFound("No such conversation.")
+    return conversation_id
+
+
+def _back(request: Request, ref: int) -> Response:
+    return RedirectResponse(str(request.url_for("transcript", ref=ref)), status_code=303)
+
+
+@router.post("/transcripts/{ref}/tags")
+def add_tag(request: Request, ref: Ref, user: Reviewer, tag: Annotated[str, Form(max_length=40)] = "") -> Response:
     tag = tag.strip().lower()
     if not conversations.TAG.match(tag):
         raise Forbidden("a tag is 1-40 lower-case letters, digits, spaces, - or _")
+    conversation_id = _reviewed(request, ref)
     with console(request).stores.profile.begin() as session:
         if session.get(ConversationTag, (conversation_id, tag)) is None:
             session.add(ConversationTag(conversation_id=conversation_id, tag=tag, added_by=user.id))
-    return _back(request, conversation_id)
+    return _back(request, ref)
 
 
-@router.post("/transcripts/{conversation_id}/tags/remove")
-def remove_tag(
-    request: Request, conversation_id: str, user: Reviewer, tag: Annotated[str, Form(max_length=40)] = ""
-) -> Response:
+@router.post("/transcripts/{ref}/tags/remove")
+def remove_tag(request: Request, ref: Ref, user: Reviewer, tag: Annotated[str, Form(max_length=40)] = "") -> Response:
+    conversation_id = _reviewed(request, ref)
     with console(request).stores.profile.begin() as session:
         row = session.get(ConversationTag, (conversation_id, tag))
         if row is not None:
             session.delete(row)
-    return _back(request, conversation_id)
+    return _back(request, ref)
 
 
-@router.post("/transcripts/{conversation_id}/review")
+@router.post("/transcripts/{ref}/review")
 def set_review(
-    request: Request, conversation_id: str, user: Reviewer, status: Annotated[str, Form(max_length=16)] = ""
+    request: Request, ref: Ref, user: Reviewer, status: Annotated[str, Form(max_length=16)] = ""
 ) -> Response:
     if status not in REVIEW_STATUSES:
         raise Forbidden("unknown review status")
+    conversation_id = _reviewed(request, ref)
     with console(request).stores.profile.begin() as session:
         row = session.get(ConversationReview, conversation_id)
         if row is None:
             session.add(ConversationReview(conversation_id=conversation_id, status=status, updated_by=user.id))
         else:
             row.status, row.updated_by, row.updated_at = status, user.id, utcnow()
-    return _back(request, conversation_id)
+    return _back(request, ref)
 
 
-@router.post("/transcripts/{conversation_id}/notes")
-def add_note(
-    request: Request, conversation_id: str, user: Reviewer, text: Annotated[str, Form(max_length=4000)] = ""
-) -> Response:
+@router.post("/transcripts/{ref}/notes")
+def add_note(request: Request, ref: Ref, user: Reviewer, text: Annotated[str, Form(max_length=4000)] = "") -> Response:
+    conversation_id = _reviewed(request, ref)
     if text.strip():
         with console(request).stores.profile.begin() as session:
             session.add(ConversationNote(conversation_id=conversation_id, author_id=user.id, text=text.strip()))
-    return _back(request, conversation_id)
+    return _back(request, ref)

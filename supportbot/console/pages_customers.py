@@ -1,4 +1,9 @@
-"""Customer pages: find a customer, see their profile and history, export all of it, forget them; the audit log."""
+"""Customer pages: find a customer, see their profile and history, export all of it, forget them; the audit log.
+
+Showing a customer's personal data and exporting it are POST forms with the session's CSRF
+token, like every action that writes the audit log; a GET shows the redacted page only. Audit
+entries name customers by keyed hash (``audit_log``), never by id.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
-from supportbot.console import customers, tracker
+from supportbot.console import audit_log, customers, params, tracker
 from supportbot.console.auth import StaffUser
 from supportbot.console.conversations import masker_for
-from supportbot.console.web import Forbidden, audit, console, form_by, render, require, wants_reveal
+from supportbot.console.web import Forbidden, audit, console, form_by, render, require
 from supportbot.errors import NotFoundError
 from supportbot.store.console_models import AuditEntry, ConsoleUser
 from supportbot.store.feedback_models import Feedback
@@ -27,7 +32,7 @@ LIST_LIMIT = 50
 @router.get("/customers", response_class=HTMLResponse)
 def customer_list(request: Request, user: Viewer) -> Response:
     """Customers by id prefix (the id is what a conversation or a ticket names; names stay hidden)."""
-    wanted = request.query_params.get("id", "").strip()[:64]
+    wanted = params.text(request.query_params, "id", max_length=64)
     with console(request).stores.profile() as session:
         stmt = select(Customer.id, Customer.segment, Customer.customer_since).order_by(Customer.id).limit(LIST_LIMIT)
         if wanted:
@@ -39,8 +44,21 @@ def customer_list(request: Request, user: Viewer) -> Response:
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 def customer_page(request: Request, customer_id: str, user: Viewer) -> Response:
+    """Redacted, whatever the query string says: revealing is the POST below."""
+    return _customer_page(request, customer_id, user, reveal=False)
+
+
+@router.post("/customers/{customer_id}/reveal", response_class=HTMLResponse)
+def reveal_customer(
+    request: Request, customer_id: str, user: Annotated[StaffUser, Depends(form_by("reveal_pii"))]
+) -> Response:
+    return _customer_page(request, customer_id, user, reveal=True)
+
+
+def _customer_page(request: Request, customer_id: str, user: StaffUser, *, reveal: bool) -> Response:
     state = console(request)
-    reveal = wants_reveal(request, user)
+    if reveal and not user.can("view_customers"):
+        raise Forbidden(f"your role ({user.role}) may not view customers")
     with state.stores.profile() as session, state.stores.tracker() as connection:
         customer = session.get(Customer, customer_id)
         if customer is None:
@@ -74,13 +92,13 @@ def customer_page(request: Request, customer_id: str, user: Viewer) -> Response:
         }
         response = render(request, "customer.html", user, mask=masker, reveal=reveal, **context)
     if reveal:
-        audit(request, user, "reveal_customer", customer_id)
+        audit(request, user, "reveal_customer", audit_log.customer_subject(state.secret, customer_id))
     return response
 
 
-@router.get("/customers/{customer_id}/export.json")
+@router.post("/customers/{customer_id}/export.json")
 def customer_export(
-    request: Request, customer_id: str, user: Annotated[StaffUser, Depends(require("export"))]
+    request: Request, customer_id: str, user: Annotated[StaffUser, Depends(form_by("export"))]
 ) -> Response:
     state = console(request)
     with state.stores.profile() as session, state.stores.tracker() as connection:
@@ -88,7 +106,7 @@ def customer_export(
             data = customers.export_customer(session, connection, customer_id)
         except NotFoundError:
             return render(request, "error.html", user, status_code=404, message="No such customer.")
-    audit(request, user, "export_customer", customer_id)
+    audit(request, user, "export_customer", audit_log.customer_subject(state.secret, customer_id))
     return Response(
         json.dumps(data, ensure_ascii=False, indent=1),
         media_type="application/json",
@@ -116,11 +134,11 @@ def forget(
     return render(request, "forgotten.html", user, deleted=sorted((k, v) for k, v in report.deleted.items() if v))
 
 
-@router.get("/audit", response_class=HTMLResponse)
-def audit_log(request: Request, user: Annotated[StaffUser, Depends(require("view_audit"))]) -> Response:
+@router.get("/audit", response_class=HTMLResponse, name="audit_log")
+def audit_page(request: Request, user: Annotated[StaffUser, Depends(require("view_audit"))]) -> Response:
     """The latest entries; a forgotten customer can be looked up by id (``?customer=``) through its keyed hash."""
     state = console(request)
-    wanted = request.query_params.get("customer", "").strip()[:64]
+    wanted = params.text(request.query_params, "customer", max_length=255)
     with state.stores.profile() as session:
         stmt = (
             select(AuditEntry, ConsoleUser.email)
@@ -129,8 +147,6 @@ def audit_log(request: Request, user: Annotated[StaffUser, Depends(require("view
             .limit(200)
         )
         if wanted:
-            stmt = stmt.where(
-                or_(AuditEntry.subject == customers.audit_subject(state.secret, wanted), AuditEntry.subject == wanted)
-            )
+            stmt = stmt.where(audit_log.concerning(state.secret, wanted))
         entries = session.execute(stmt).all()
     return render(request, "audit.html", user, entries=entries, wanted=wanted)

@@ -6,12 +6,12 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from supportbot.console import charts, kpis, outreach_view
+from supportbot.console import audit_log, charts, kpis, outreach_view, params
 from supportbot.console.auth import StaffUser
 from supportbot.console.web import audit, console, form_by, render, require
 from supportbot.errors import NotFoundError
@@ -24,14 +24,16 @@ MAX_DAYS = 366
 
 
 def period_from(request: Request) -> kpis.Period:
-    """``?since=&until=`` (ISO dates), defaulting to the last 30 days; at most a year."""
+    """``?since=&until=`` (ISO dates), defaulting to the last 30 days; at most a year.
+
+    A date that is not one, or outside ``params.EARLIEST_DAY``..``LATEST_DAY``, is a 400 page
+    (``params.BadParameter``), not silently the default.
+    """
     today = dt.datetime.now(dt.UTC).date()
 
     def day(name: str, default: dt.date) -> dt.date:
-        try:
-            return dt.date.fromisoformat(request.query_params.get(name, ""))
-        except ValueError:
-            return default
+        value = params.text(request.query_params, name, max_length=10)
+        return params.day(name, value) if value else default
 
     until = day("until", today)
     since = day("since", until - dt.timedelta(days=DEFAULT_DAYS - 1))
@@ -110,16 +112,20 @@ def feedback(request: Request, user: Annotated[StaffUser, Depends(require("view_
 @router.post("/feedback/follow-ups/{follow_up_id}/done")
 def follow_up_done(
     request: Request,
-    follow_up_id: int,
+    follow_up_id: Annotated[int, Path(ge=1, le=params.MAX_SQL_INT)],
     user: Annotated[StaffUser, Depends(form_by("follow_up"))],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
         with console(request).stores.profile.begin() as session:
-            mark_follow_up_done(session=session, follow_up_id=follow_up_id, done_by=user.email, note=note or None)
+            done = mark_follow_up_done(
+                session=session, follow_up_id=follow_up_id, done_by=user.email, note=note or None
+            )
     except NotFoundError:
         return render(request, "error.html", user, status_code=404, message="No such follow-up.")
-    audit(request, user, "follow_up_done", f"follow_up:{follow_up_id}")
+    secret = console(request).secret
+    subject = audit_log.customer_subject(secret, done.customer_id) if done.customer_id else ""
+    audit(request, user, "follow_up_done", subject, follow_up=follow_up_id)
     return RedirectResponse(str(request.url_for("feedback")), status_code=303)
 
 

@@ -10,7 +10,14 @@ flags as ``max(case ...)``), so the list paginates in the database and works on 
 PostgreSQL alike. Values always travel as bound parameters; ``LIKE`` patterns are escaped.
 Full-text search is two steps: ``LIKE`` on the JSON finds candidate events, then the
 message text itself is checked in Python, because the JSON also holds keys and metadata
-("event", "model_id") that must not match.
+("event", "model_id") that must not match (and, for viewers who may not see personal data,
+the text as they see it: redacted, ``conversations.search``).
+
+Conversation ids are read with ``bot.conversation_ids`` only: SQL narrows by the verified
+prefix, and the parser decides (so ``cust:C77:b:x`` is nobody's conversation, as in the
+actions). Links name a conversation by its *ref*, the id of its first event: a number, so
+any characters in the conversation id work in a URL, and a phone number used as a
+WhatsApp/SMS conversation id never appears in a link an agent sees.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -44,7 +51,7 @@ from sqlalchemy import (
     select,
 )
 
-from bot.conversation_ids import parse_conversation_id
+from bot.conversation_ids import VERIFIED_PREFIX, customer_of_conversation, parse_conversation_id
 
 tracker_metadata = MetaData()
 events = Table(
@@ -84,9 +91,9 @@ def is_proactive(column: Any) -> ColumnElement[bool]:
     return column.like(like_escape(PROACTIVE_PREFIX) + "%", escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
 
 
-def customer_prefix(customer_id: str) -> str:
-    """The ``LIKE`` pattern of a verified customer's website/REST conversations."""
-    return f"cust:{like_escape(customer_id)}:%"
+def _verified_like(customer_id: str = "") -> str:
+    """A ``LIKE`` pattern narrowing to verified ids (of one customer); the parser decides afterwards."""
+    return like_escape(VERIFIED_PREFIX + (f"{customer_id}:" if customer_id else "")) + "%"
 
 
 def customer_of_sender(sender_id: str, linked: dict[str, str]) -> str | None:
@@ -105,9 +112,11 @@ class ConversationQuery:
     until: dt.datetime | None = None
     channel: str | None = None
     verified: bool | None = None
-    customer_senders: tuple[str, Collection[str]] | None = None
-    """(customer id, their linked messaging sender ids)."""
+    customer_conversations: Collection[str] | None = None
+    """One customer's conversation ids (``customer_conversation_ids``)."""
     linked_senders: Collection[str] = ()
+    malformed_verified: Collection[str] = ()
+    """Ids with the verified prefix that the parser refuses (``malformed_verified_ids``): not verified."""
     intent: str | None = None
     handoff: bool | None = None
     fallback: bool | None = None
@@ -120,6 +129,8 @@ class ConversationQuery:
 @dataclass(frozen=True)
 class ConversationRow:
     sender_id: str
+    ref: int
+    """The id of the conversation's first event: how links name it."""
     first_at: dt.datetime
     last_at: dt.datetime
     customer_turns: int
@@ -137,8 +148,12 @@ def _epoch(moment: dt.datetime) -> float:
     return moment.timestamp()
 
 
-def _from_epoch(value: float | None) -> dt.datetime:
-    return dt.datetime.fromtimestamp(value or 0.0, dt.UTC)
+def from_epoch(value: float | None) -> dt.datetime:
+    """A tracker timestamp as a UTC time; one no calendar can hold (Rasa never writes it) shows as 1970."""
+    try:
+        return dt.datetime.fromtimestamp(value or 0.0, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return dt.datetime.fromtimestamp(0.0, dt.UTC)
 
 
 def _summary(query: ConversationQuery) -> Select[Any]:
@@ -152,6 +167,7 @@ def _summary(query: ConversationQuery) -> Select[Any]:
     initiated = case((first_user == func.min(case((external, e.id))), 1), else_=0)
     stmt = select(
         e.sender_id,
+        func.min(e.id).label("ref"),
         func.min(e.timestamp).label("first_at"),
         func.max(e.timestamp).label("last_at"),
         func.sum(case((customer_turn, 1), else_=0)).label("turns"),
@@ -167,13 +183,13 @@ def _summary(query: ConversationQuery) -> Select[Any]:
     if query.exclude:
         where.append(not_(e.sender_id.in_(list(query.exclude))))
     if query.verified is not None:
-        verified = or_(e.sender_id.like("cust:%"), e.sender_id.in_(list(query.linked_senders)))
+        prefixed: ColumnElement[bool] = e.sender_id.like(_verified_like(), escape=LIKE_ESCAPE)
+        if query.malformed_verified:
+            prefixed = and_(prefixed, not_(e.sender_id.in_(list(query.malformed_verified))))
+        verified = or_(prefixed, e.sender_id.in_(list(query.linked_senders)))
         where.append(verified if query.verified else not_(verified))
-    if query.customer_senders is not None:
-        customer_id, linked = query.customer_senders
-        where.append(
-            or_(e.sender_id.like(customer_prefix(customer_id), escape=LIKE_ESCAPE), e.sender_id.in_(list(linked)))
-        )
+    if query.customer_conversations is not None:
+        where.append(e.sender_id.in_(list(query.customer_conversations)) if query.customer_conversations else false())
     if query.since is not None:
         having.append(func.max(e.timestamp) >= _epoch(query.since))
     if query.until is not None:
@@ -194,8 +210,9 @@ def _summary(query: ConversationQuery) -> Select[Any]:
 def _row(values: Any) -> ConversationRow:
     return ConversationRow(
         sender_id=values.sender_id,
-        first_at=_from_epoch(values.first_at),
-        last_at=_from_epoch(values.last_at),
+        ref=int(values.ref),
+        first_at=from_epoch(values.first_at),
+        last_at=from_epoch(values.last_at),
         customer_turns=int(values.turns or 0),
         handoff=bool(values.handoff),
         fallback=bool(values.fallback),
@@ -216,27 +233,33 @@ def list_conversations(
     return [_row(values) for values in connection.execute(stmt.offset(offset))]
 
 
-def search_senders(connection: Connection, text: str) -> set[str]:
-    """Conversations where a customer or bot message contains ``text`` (case-insensitive)."""
-    needle = text.strip().lower()
+def messages_containing(connection: Connection, needle: str) -> list[tuple[str, str]]:
+    """(conversation id, text) of every customer or bot message whose raw text contains ``needle``.
+
+    ``needle`` is lower-case; the match is case-insensitive. Callers decide what counts as a hit
+    for their viewer (``conversations.search``).
+    """
     if not needle:
-        return set()
+        return []
     pattern = "%" + like_escape(json.dumps(needle)[1:-1]) + "%"
     rows = connection.execute(
-        select(events.c.sender_id, events.c.data).where(
+        select(events.c.sender_id, events.c.data)
+        .where(
             events.c.type_name.in_(("user", "bot")),
             or_(events.c.intent_name.is_(None), not_(is_proactive(events.c.intent_name))),
             func.lower(events.c.data).like(pattern, escape=LIKE_ESCAPE),
         )
+        .order_by(events.c.id)
     )
-    found: set[str] = set()
+    found = []
     for sender_id, data in rows:
-        if sender_id not in found and needle in str(_load(data).get("text") or "").lower():
-            found.add(sender_id)
+        message = str(load_event(data).get("text") or "")
+        if needle in message.lower():
+            found.append((str(sender_id), message))
     return found
 
 
-def _load(data: str | None) -> dict[str, Any]:
+def load_event(data: str | None) -> dict[str, Any]:
     try:
         loaded = json.loads(data or "{}")
     except ValueError:
@@ -255,7 +278,7 @@ def channels_of(connection: Connection, sender_ids: Collection[str]) -> dict[str
         .group_by(events.c.sender_id)
     )
     rows = connection.execute(select(events.c.sender_id, events.c.data).where(events.c.id.in_(first)))
-    return {sender_id: str(_load(data).get("input_channel") or "") for sender_id, data in rows}
+    return {sender_id: str(load_event(data).get("input_channel") or "") for sender_id, data in rows}
 
 
 def intents_in_use(connection: Connection) -> list[str]:
@@ -263,93 +286,6 @@ def intents_in_use(connection: Connection) -> list[str]:
         select(events.c.intent_name).where(events.c.intent_name.is_not(None)).distinct().order_by(events.c.intent_name)
     )
     return [str(name) for name in rows]
-
-
-@dataclass
-class Turn:
-    """One line of a transcript, as the console shows it."""
-
-    kind: str
-    """``user``, ``bot``, ``action``, ``slot``, ``loop`` or ``session``."""
-    at: dt.datetime
-    text: str = ""
-    intent: str | None = None
-    confidence: float | None = None
-    entities: list[tuple[str, str]] = field(default_factory=list)
-    name: str | None = None
-    value: str | None = None
-    channel: str | None = None
-    proactive: bool = False
-    handoff: bool = False
-    fallback: bool = False
-    buttons: list[str] = field(default_factory=list)
-
-
-def _turn(type_name: str, data: dict[str, Any], at: dt.datetime) -> Turn | None:
-    if type_name == "user":
-        parse = data.get("parse_data") or {}
-        intent = (parse.get("intent") or {}).get("name")
-        confidence = (parse.get("intent") or {}).get("confidence")
-        proactive = bool(intent and str(intent).startswith(PROACTIVE_PREFIX))
-        return Turn(
-            kind="user",
-            at=at,
-            text="" if proactive else str(data.get("text") or ""),
-            intent=intent,
-            confidence=float(confidence) if isinstance(confidence, int | float) else None,
-            entities=[(str(x.get("entity")), str(x.get("value"))) for x in parse.get("entities") or []],
-            channel=data.get("input_channel"),
-            proactive=proactive,
-            fallback=intent == FALLBACK_INTENT,
-        )
-    if type_name == "bot":
-        buttons = ((data.get("data") or {}).get("buttons")) or []
-        return Turn(kind="bot", at=at, text=str(data.get("text") or ""), buttons=[str(b.get("title")) for b in buttons])
-    if type_name == "action":
-        name = str(data.get("name") or "")
-        if name in HIDDEN_ACTIONS:
-            return None
-        confidence = data.get("confidence")
-        return Turn(
-            kind="action",
-            at=at,
-            name=name,
-            value=data.get("policy"),
-            confidence=float(confidence) if isinstance(confidence, int | float) else None,
-            handoff=name in HANDOFF_ACTIONS,
-            fallback=name in FALLBACK_ACTIONS,
-        )
-    if type_name == "slot":
-        name = str(data.get("name") or "")
-        if name in HIDDEN_SLOTS:
-            return None
-        return Turn(kind="slot", at=at, name=name, value=json.dumps(data.get("value"), ensure_ascii=False))
-    if type_name == "active_loop":
-        return Turn(kind="loop", at=at, name=str(data.get("name") or "(loop ended)"))
-    if type_name == "session_started":
-        return Turn(kind="session", at=at)
-    return None
-
-
-def transcript(connection: Connection, sender_id: str) -> list[Turn]:
-    """The conversation's events as turns, in order; a proactive message is the bot turn after its trigger."""
-    rows = connection.execute(
-        select(events.c.type_name, events.c.timestamp, events.c.data)
-        .where(events.c.sender_id == sender_id)
-        .order_by(events.c.id)
-    )
-    turns: list[Turn] = []
-    proactive_pending = False
-    for type_name, timestamp, data in rows:
-        turn = _turn(type_name, _load(data), _from_epoch(timestamp))
-        if turn is None:
-            continue
-        if turn.kind == "user":
-            proactive_pending = turn.proactive
-        elif turn.kind == "bot" and proactive_pending:
-            turn.proactive = True
-        turns.append(turn)
-    return turns
 
 
 def raw_events(connection: Connection, sender_ids: Iterable[str]) -> list[dict[str, Any]]:
@@ -360,23 +296,49 @@ def raw_events(connection: Connection, sender_ids: Iterable[str]) -> list[dict[s
     rows = connection.execute(
         select(events.c.sender_id, events.c.data).where(events.c.sender_id.in_(ids)).order_by(events.c.id)
     )
-    return [{"conversation_id": sender_id, **_load(data)} for sender_id, data in rows]
+    return [{"conversation_id": sender_id, **load_event(data)} for sender_id, data in rows]
 
 
 def customer_conversation_ids(connection: Connection, customer_id: str, linked: Collection[str]) -> list[str]:
-    """Every conversation id in the tracker store that belongs to this customer."""
+    """Every conversation id in the tracker store that belongs to this customer.
+
+    Their verified conversations (as ``bot.conversation_ids`` parses them: ``cust:C77:b`` is
+    C77's, ``cust:C77:b:x`` nobody's) and their linked messaging ids.
+    """
+    linked_ids = set(linked)
     stmt = (
         select(events.c.sender_id)
         .where(
             or_(
-                events.c.sender_id.like(customer_prefix(customer_id), escape=LIKE_ESCAPE),
-                events.c.sender_id.in_(list(linked)),
+                events.c.sender_id.like(_verified_like(customer_id), escape=LIKE_ESCAPE),
+                events.c.sender_id.in_(list(linked_ids)),
             )
         )
         .distinct()
         .order_by(events.c.sender_id)
     )
-    return [str(sender_id) for sender_id in connection.scalars(stmt)]
+    return [
+        str(sender_id)
+        for sender_id in connection.scalars(stmt)
+        if sender_id in linked_ids or customer_of_conversation(sender_id) == customer_id
+    ]
+
+
+def malformed_verified_ids(connection: Connection) -> list[str]:
+    """Ids that start like a verified conversation but that the parser refuses (no customer)."""
+    stmt = select(events.c.sender_id).where(events.c.sender_id.like(_verified_like(), escape=LIKE_ESCAPE)).distinct()
+    return [str(s) for s in connection.scalars(stmt) if parse_conversation_id(s).kind != "verified"]
+
+
+def conversation_of_ref(connection: Connection, ref: int) -> str | None:
+    """The conversation whose event has this id (links use the first one's)."""
+    found = connection.scalar(select(events.c.sender_id).where(events.c.id == ref))
+    return None if found is None else str(found)
+
+
+def ref_of(connection: Connection, sender_id: str) -> int | None:
+    found = connection.scalar(select(func.min(events.c.id)).where(events.c.sender_id == sender_id))
+    return None if found is None else int(found)
 
 
 def delete_conversations(connection: Connection, sender_ids: Collection[str]) -> int:
@@ -400,7 +362,7 @@ def user_turns(connection: Connection, *, since: dt.datetime, until: dt.datetime
             events.c.type_name == "user", events.c.timestamp >= _epoch(since), events.c.timestamp < _epoch(until)
         )
     )
-    return [UserTurn(sender_id, _from_epoch(ts), intent) for sender_id, ts, intent in rows]
+    return [UserTurn(sender_id, from_epoch(ts), intent) for sender_id, ts, intent in rows]
 
 
 def handoff_senders(connection: Connection, *, since: dt.datetime, until: dt.datetime) -> set[str]:
@@ -427,4 +389,4 @@ def turns_after(connection: Connection, sender_ids: Collection[str], *, since: d
             events.c.timestamp >= _epoch(since),
         )
     )
-    return [UserTurn(sender_id, _from_epoch(ts), intent) for sender_id, ts, intent in rows]
+    return [UserTurn(sender_id, from_epoch(ts), intent) for sender_id, ts, intent in rows]

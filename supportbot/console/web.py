@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from supportbot.console import audit_log
 from supportbot.console.auth import StaffUser, session_user
 from supportbot.console.stores import Stores
+from supportbot.console.throttle import SignInGuard
 from supportbot.settings import Settings
-from supportbot.store.console_models import AuditEntry
 
 SESSION_COOKIE = "lumen_console"
 LOGIN_COOKIE = "lumen_console_login"
@@ -36,6 +36,10 @@ class Forbidden(Exception):
     """Signed in, but the role lacks the permission (or the form token is wrong)."""
 
 
+class NotFound(Exception):
+    """What the request names does not exist (404 page with the message)."""
+
+
 @dataclass
 class ConsoleState:
     settings: Settings
@@ -44,6 +48,7 @@ class ConsoleState:
     secret: str
     css: str
     csp: str
+    sign_in: SignInGuard
 
 
 def console(request: Request) -> ConsoleState:
@@ -101,17 +106,9 @@ def form_by(permission: str | None) -> Callable[[Request], Awaitable[StaffUser]]
 
 
 def audit(request: Request, user: StaffUser, action: str, subject: str = "", **details: Any) -> None:
+    """One audit entry; ``subject`` and ``details`` must hold no personal data (``audit_log``)."""
     with console(request).stores.profile.begin() as session:
-        session.add(AuditEntry(actor_id=user.id, action=action, subject=subject, details=json.dumps(details)))
-
-
-def wants_reveal(request: Request, user: StaffUser) -> bool:
-    """``?reveal=1`` shows personal data, only to roles allowed, and is audited by the caller."""
-    if request.query_params.get("reveal") != "1":
-        return False
-    if not user.can("reveal_pii"):
-        raise Forbidden(f"your role ({user.role}) may not see personal data")
-    return True
+        session.add(audit_log.entry(actor_id=user.id, action=action, subject=subject, **details))
 
 
 def render(

@@ -4,6 +4,12 @@ The ValueError message is shown to the person who wrote the file, next to the ro
 and field, so it says what was expected, not what went wrong inside Python.
 Values come from CSV (always text) or JSON (text, numbers, booleans), so the
 parsers accept both where a number or boolean makes sense.
+
+Every number has an upper bound (``MAX_*``, listed in docs/IMPORT_FORMAT.md): the
+profile store keeps them in 32-bit integer columns on PostgreSQL, and a value like
+``loyalty_points: 10**20`` once reached the SQLite driver and failed there with a raw
+``OverflowError`` (security review, issue 14 finding 14). Bounds are checked on the
+digits before any conversion, so a 5,000-digit number costs nothing either.
 """
 
 from __future__ import annotations
@@ -32,6 +38,17 @@ _ORDER_REF = re.compile(r"\d{6}")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 OLDEST_BIRTH_YEAR = 1900
+LATEST_DATE = dt.date(2999, 12, 31)
+"""The latest date any field may hold (a renewal in 9999 would overflow date arithmetic later)."""
+MAX_AMOUNT_CENTS = 100_000_000
+"""1,000,000.00 in major units: a price or a unit price."""
+MAX_QUANTITY = 10_000
+MAX_ORDER_TOTAL_CENTS = 1_000_000_000
+"""10,000,000.00: quantities times unit prices of one order."""
+MAX_LOYALTY_POINTS = 1_000_000_000
+MAX_USES_30D = 1_000_000
+_MAX_DIGITS = 18
+"""Longer numbers are refused before they are converted (Python limits int conversion to 4,300 digits)."""
 
 
 def _text(value: Any) -> str:
@@ -41,6 +58,8 @@ def _text(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"the number {value}" if value.adjusted() <= _MAX_DIGITS else "a number"
     return {bool: "a boolean", list: "a list", dict: "an object"}.get(type(value), repr(value))
 
 
@@ -66,6 +85,11 @@ def choice(allowed: Sequence[str]) -> Callable[[Any], str]:
 
 def parse_customer_id(value: Any) -> str:
     result = _text(value)
+    if ":" in result:
+        raise ValueError(
+            f"{result!r}: a customer id may not contain ':' (it separates the parts of conversation ids); "
+            f"expected {CUSTOMER_ID_RULE}"
+        )
     if not is_customer_id(result):
         raise ValueError(f"expected {CUSTOMER_ID_RULE}")
     return result
@@ -116,9 +140,12 @@ def parse_date(value: Any) -> dt.date:
     if not _ISO_DATE.fullmatch(result):
         raise ValueError(f"{result!r} is not a date as YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(result)
+        parsed = dt.date.fromisoformat(result)
     except ValueError:
         raise ValueError(f"{result!r} is not a real calendar date") from None
+    if parsed > LATEST_DATE:
+        raise ValueError(f"{result} is after {LATEST_DATE.isoformat()}")
+    return parsed
 
 
 def past_date(today: dt.date) -> Callable[[Any], dt.date]:
@@ -153,7 +180,12 @@ def parse_aware_datetime(value: Any) -> dt.datetime:
         raise ValueError(f"{result!r} is not an ISO 8601 date and time") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"{result!r} has no UTC offset (like 2024-05-01T10:30:00+02:00)")
-    return parsed.astimezone(dt.UTC)
+    if parsed.date() > LATEST_DATE:
+        raise ValueError(f"{result} is after {LATEST_DATE.isoformat()}")
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC time
+        raise ValueError(f"{result!r} is out of range") from None
 
 
 def parse_hhmm(value: Any) -> dt.time:
@@ -177,27 +209,43 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{result!r} is not one of: true, false, yes, no, 1, 0")
 
 
-def _integer(value: Any) -> int:
+def _integer(value: Any, maximum: int) -> int:
+    """A whole number (text, JSON number) no larger than ``maximum``."""
     if isinstance(value, bool):
         raise ValueError("expected a whole number, got a boolean")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        return int(value.strip())
-    raise ValueError(f"{value!r} is not a whole number")
+    if isinstance(value, Decimal) and value.is_finite():
+        if value.adjusted() > _MAX_DIGITS:
+            raise ValueError(f"must be at most {maximum:,}")
+        if value != value.to_integral_value():
+            raise ValueError(f"{value} is not a whole number")
+        value = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        digits = value.strip().lstrip("-").lstrip("0")
+        if len(digits) > _MAX_DIGITS:
+            raise ValueError(f"must be at most {maximum:,}")
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{_describe(value)} is not a whole number")
+    if value > maximum:
+        raise ValueError(f"must be at most {maximum:,}")
+    return value
 
 
-def parse_count(value: Any) -> int:
-    result = _integer(value)
-    if result < 0:
-        raise ValueError("must not be negative")
-    return result
+def count(maximum: int) -> Callable[[Any], int]:
+    """A whole number from 0 to ``maximum``."""
+
+    def parse(value: Any) -> int:
+        result = _integer(value, maximum)
+        if result < 0:
+            raise ValueError("must not be negative")
+        return result
+
+    return parse
 
 
-def parse_positive_int(value: Any) -> int:
-    result = _integer(value)
+def parse_quantity(value: Any) -> int:
+    """1 to ``MAX_QUANTITY``."""
+    result = _integer(value, MAX_QUANTITY)
     if result < 1:
         raise ValueError("must be at least 1")
     return result
@@ -207,13 +255,20 @@ def parse_money_cents(value: Any) -> int:
     """A decimal amount in major units (``12.99``) to integer minor units (``1299``)."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(f"expected an amount like 12.99, got {_describe(value)}")
+    if isinstance(value, Decimal) and (not value.is_finite() or value.adjusted() > _MAX_DIGITS):
+        raise ValueError(f"must be at most {MAX_AMOUNT_CENTS / 100:,.2f}")
     result = str(value).strip()
     if not _MONEY.fullmatch(result):
         raise ValueError(f"{result!r} is not an amount like 12.99 (no sign, at most 2 decimals)")
+    if len(result.split(".")[0].lstrip("0")) > _MAX_DIGITS:
+        raise ValueError(f"must be at most {MAX_AMOUNT_CENTS / 100:,.2f}")
     try:
-        return int(Decimal(result) * 100)
+        cents = int(Decimal(result) * 100)
     except InvalidOperation:  # pragma: no cover - the pattern already rules this out
         raise ValueError(f"{result!r} is not an amount like 12.99") from None
+    if cents > MAX_AMOUNT_CENTS:
+        raise ValueError(f"must be at most {MAX_AMOUNT_CENTS / 100:,.2f}")
+    return cents
 
 
 def parse_currency(value: Any) -> str:

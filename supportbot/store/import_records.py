@@ -5,13 +5,23 @@ is can be tested on plain values, and so the database step only ever sees rows
 that already passed. Problems are collected, never raised one at a time: a
 person fixing a file wants the whole list in one go. The format is documented in
 ``docs/IMPORT_FORMAT.md``; keep the two in step.
+
+Nothing is silently altered on the way in: a CSV file is read with the csv module's own
+line handling (``newline=""``), so a line break inside a quoted cell, or U+2028 LINE
+SEPARATOR and the other characters ``str.splitlines`` breaks on, stay inside their cell
+(splitting the text into lines first once cut such a cell in two: issue 14 finding 14);
+and a value holding a line break or another control character is refused with a message
+naming the character, since no field is meant to span lines and ``strip()`` would
+otherwise remove some of them without a word.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -68,6 +78,18 @@ ITEM_FIELDS = ("product_name", "sku", "quantity", "unit_price")
 USAGE_FIELDS = ("feature", "uses_last_30d", "last_used_at")
 FILE_ROW = 0
 """Row number of problems about the file as a whole (CSV header, JSON structure)."""
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+"""Every character ``str.splitlines`` breaks a line at."""
+
+
+def control_character_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as it is: a line break or control character in it (tabs are fine)."""
+    for char in value:
+        if char in LINE_BREAKS or (unicodedata.category(char) == "Cc" and char != "\t"):
+            name = unicodedata.name(char, "control character")
+            kind = "a line break" if char in LINE_BREAKS else "a control character"
+            return f"contains {kind} (U+{ord(char):04X} {name}); a value must be one line of text"
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,6 +185,10 @@ class _Fields:
     def get(self, name: str, parse: Callable[[Any], T], *, required: bool = False) -> T | None:
         value = self.raw.get(name)
         if isinstance(value, str):
+            problem = control_character_problem(value)
+            if problem is not None:
+                self.problem(name, problem)
+                return None
             value = value.strip()
         if value is None or value == "":
             if required:
@@ -201,7 +227,14 @@ def read_rows(path: Path) -> tuple[RawRows, list[ImportProblem]]:
 
 
 def _read_csv(text: str) -> tuple[RawRows, list[ImportProblem]]:
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _csv_rows(reader)
+    except csv.Error as exc:
+        return [], [ImportProblem(FILE_ROW, "file", f"not a readable CSV file: {exc} (line {reader.line_num})")]
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> tuple[RawRows, list[ImportProblem]]:
     header = reader.fieldnames
     if not header:
         return [], [ImportProblem(FILE_ROW, "header", "file is empty; expected a header line")]
@@ -223,7 +256,9 @@ def _read_csv(text: str) -> tuple[RawRows, list[ImportProblem]]:
 
 def _read_json(text: str) -> tuple[RawRows, list[ImportProblem]]:
     try:
-        data = json.loads(text, parse_float=Decimal)  # Decimal: 12.99 stays 12.99
+        # Decimal: 12.99 stays 12.99, and a number of any length is read without Python's
+        # 4,300-digit limit on int conversion; the field parsers bound every number.
+        data = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         return [], [ImportProblem(FILE_ROW, "file", f"not valid JSON: {exc.msg} ({where})")]
@@ -292,7 +327,7 @@ def parse_customer(
         "birthday": f.get("birthday", p.parse_birthday(today)),
         "segment": f.get("segment", p.choice(SEGMENTS)),
         "preferred_channel": f.get("preferred_channel", p.choice(PREFERRED_CHANNELS)),
-        "loyalty_points": f.get("loyalty_points", p.parse_count),
+        "loyalty_points": f.get("loyalty_points", p.count(p.MAX_LOYALTY_POINTS)),
         "loyalty_tier": f.get("loyalty_tier", p.choice(LOYALTY_TIERS)),
         "quiet_hours_start": f.get("quiet_hours_start", p.parse_hhmm),
         "quiet_hours_end": f.get("quiet_hours_end", p.parse_hhmm),
@@ -378,6 +413,8 @@ def _parse_order(f: _Fields) -> OrderRecord | None:
         f.problem("items", "an order needs at least one item")
     else:
         items = _parse_list(f, "items", _parse_item)
+    if items and sum(item.quantity * item.unit_price_cents for item in items) > p.MAX_ORDER_TOTAL_CENTS:
+        f.problem("items", f"the order's total is over {p.MAX_ORDER_TOTAL_CENTS / 100:,.2f}")
     if len(f.problems) > before:
         return None
     assert order_ref and placed_at and status and items is not None
@@ -389,7 +426,7 @@ def _parse_item(f: _Fields) -> ItemRecord | None:
     f.reject_unknown(ITEM_FIELDS)
     name = f.get("product_name", p.text(120), required=True)
     sku = f.get("sku", p.text(40), required=True)
-    quantity = f.get("quantity", p.parse_positive_int, required=True)
+    quantity = f.get("quantity", p.parse_quantity, required=True)
     unit_price = f.get("unit_price", p.parse_money_cents, required=True)
     if len(f.problems) > before:
         return None
@@ -401,7 +438,7 @@ def _parse_usage(f: _Fields) -> UsageRecord | None:
     before = len(f.problems)
     f.reject_unknown(USAGE_FIELDS)
     feature = f.get("feature", p.choice(FEATURES), required=True)
-    uses = f.get("uses_last_30d", p.parse_count, required=True)
+    uses = f.get("uses_last_30d", p.count(p.MAX_USES_30D), required=True)
     last_used_at = f.get("last_used_at", p.parse_aware_datetime)
     if len(f.problems) > before:
         return None

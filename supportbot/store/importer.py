@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload, sessionmaker
 
 from supportbot.errors import ImportProblem, ImportValidationError, InvalidRequestError
@@ -74,6 +74,11 @@ def import_customers(*, session_factory: sessionmaker[Session], path: Path) -> I
             return _write(session, parsed)
     except IntegrityError as exc:
         raise InvalidRequestError(f"the database refused the import, nothing was imported: {exc.orig}") from exc
+    except (StatementError, OverflowError) as exc:
+        # The field bounds should make this unreachable; if a value still does not fit the
+        # database, say so plainly (rolled back) instead of showing a driver's traceback.
+        reason = exc.orig if isinstance(exc, StatementError) else exc
+        raise InvalidRequestError(f"the database could not store a value, nothing was imported: {reason}") from exc
 
 
 def check_against_database(*, session: Session, keys: Sequence[RowKeys]) -> list[ImportProblem]:

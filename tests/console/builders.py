@@ -337,3 +337,48 @@ def build_world(session: Session, tracker_engine: Engine) -> World:
 
 def tracker_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+PHONE_CONVERSATION = "whatsapp:+4915112345678"
+"""A WhatsApp conversation: Twilio names it by the customer's phone number."""
+ODD_CONVERSATION = "partner/acme/user #42?x=%2F&y"
+"""The callback channel accepts any sender id: slashes, spaces, ``#``, ``?``, ``%``."""
+LINK_CODE = "7KQ4-M2XP"
+
+
+def add_awkward_conversations(session: Session, tracker_engine: Engine, *, url_characters: bool = True) -> None:
+    """Conversations whose ids or texts once broke the console or leaked through it (issue 14);
+    ``url_characters``: also the one whose id has ``/`` (it made the whole list fail before)."""
+    (
+        Conversation(tracker_engine, PHONE_CONVERSATION, days_ago(0.5), channel="twilio", verified=False)
+        .start()
+        .user(f"LINK {LINK_CODE}", "link_account", 0.95)
+        .action("action_link_account")
+        .bot("That code is not valid any more; ask for a new one on the website.")
+        .listen()
+        .save()
+    )
+    (
+        Conversation(tracker_engine, f"cust:{World.maya}:app", days_ago(0.4))
+        .start()
+        .user("link my whatsapp", "link_account", 0.97)
+        .action("action_link_account")
+        .bot(f'Here is your link code: {LINK_CODE}. Within 15 minutes, send "LINK {LINK_CODE}" to Lumen.')
+        .listen()
+        .save()
+    )
+    if url_characters:
+        (
+            Conversation(tracker_engine, ODD_CONVERSATION, days_ago(0.3), channel="callback", verified=False)
+            .start()
+            .user("where is my parcel", "order_status", 0.8)
+            .action("action_order_status")
+            .bot("Please sign in on the website first.")
+            .listen()
+            .save()
+        )
+    # Customer ids may not contain ':' (bot.conversation_ids): cust:C77:b is C77's website
+    # conversation, and cust:C77:b:x is nobody's (once a customer "C77:b" could have had it).
+    add_customer(session, "C77", first_name="Ines")
+    for sender_id in ("cust:C77:b", "cust:C77:b:x"):
+        Conversation(tracker_engine, sender_id, days_ago(0.2)).start().user("hello", "greet").bot("Hi!").save()

@@ -3,26 +3,32 @@ the console mounted at /console as the web process mounts it, and signed-in clie
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.console import auth
 from supportbot.console.app import create_console_app
 from supportbot.console.auth import create_user
+from supportbot.devstack import free_port
 from supportbot.settings import Settings
 from supportbot.store.db import make_engine, session_factory
-from tests.console.builders import World, build_world, create_tracker
+from tests.console.builders import World, add_awkward_conversations, build_world, create_tracker
 from tests.factories import prepared_store
 
 PASSWORD = "correct horse battery staple"
@@ -101,6 +107,20 @@ def csrf_token(html: str) -> str:
     return found.group(1)
 
 
+def transcript_path(console: Console, conversation_id: str) -> str:
+    """The transcript's URL: conversations are named by their ref, the id of their first event."""
+    with console.tracker.connect() as connection:
+        ref = connection.scalar(text("SELECT min(id) FROM events WHERE sender_id = :s"), {"s": conversation_id})
+    assert ref is not None, conversation_id
+    return f"/console/transcripts/{ref}"
+
+
+def export(client: TestClient, csrf: str, *, fmt: str = "json", reveal: bool = False, **filters: str) -> Response:
+    """The conversation export (a CSRF-protected POST, filters in the query string)."""
+    data = {"csrf_token": csrf, "format": fmt, **({"reveal": "1"} if reveal else {})}
+    return client.post("/console/conversations/export", params=filters, data=data)
+
+
 def sign_in(client: TestClient, role: str) -> TestClient:
     page = client.get("/console/login")
     response = client.post(
@@ -139,3 +159,45 @@ def agent(console: Console) -> Iterator[TestClient]:
 def anonymous(console: Console) -> Iterator[TestClient]:
     with client_for(console, None) as client:
         yield client
+
+
+@pytest.fixture
+def awkward(console: Console) -> Console:
+    """The console's world plus the conversations of ``builders.add_awkward_conversations``."""
+    with console.sessions.begin() as session:
+        add_awkward_conversations(session, console.tracker)
+    return console
+
+
+@pytest.fixture
+def masked(console: Console) -> Console:
+    """``awkward`` without the id with URL characters (for tests of masking alone)."""
+    with console.sessions.begin() as session:
+        add_awkward_conversations(session, console.tracker, url_characters=False)
+    return console
+
+
+def listed(client: TestClient, **params: str) -> list[str]:
+    """The conversation list's link texts (the ids as this viewer sees them)."""
+    page = client.get("/console/conversations", params=params)
+    assert page.status_code == 200, page.text
+    return [
+        html.unescape(found)
+        for found in re.findall(r'<td><a href="[^"]*/transcripts/[^"]*">([^<]+)</a></td>', page.text)
+    ]
+
+
+@pytest.fixture
+def base_url(console: Console) -> Iterator[str]:
+    """The app with the console mounted at /console, served by uvicorn on a free local port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select, text
 
-from supportbot.devstack import free_port
-from supportbot.store.console_models import ConversationTag
+from supportbot.store.console_models import AuditEntry, ConversationTag
 from supportbot.store.models import Customer
 from tests.browser import artifact_path
-from tests.console.builders import XSS_TEXT
+from tests.console.builders import LINK_CODE, ODD_CONVERSATION, XSS_TEXT
 from tests.console.conftest import EMAILS, PASSWORD, Console
-
-
-@pytest.fixture
-def base_url(console: Console) -> Iterator[str]:
-    """The app with the console mounted at /console, served by uvicorn on a free local port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-
 
 SLOW_MACHINE_MS = 180_000
 """Signing in verifies a real argon2id hash: 3 s on an idle core here, over 15 s while CI shares the machine."""
@@ -102,12 +81,12 @@ def test_a_lead_signs_in_filters_searches_reads_tags_sees_charts_and_exports(
     page.get_by_role("button", name="Filter").click()
     assert rows(page) == ["anon:3f9a"]
     with page.expect_download() as download:
-        page.get_by_role("link", name="JSON").click()
+        page.get_by_role("button", name="JSON").click()
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert [c["conversation_id"] for c in exported["conversations"]] == ["anon:3f9a"]
     assert exported["conversations"][0]["tags"] == ["shipping"]
     with page.expect_download() as download:
-        page.get_by_role("link", name="CSV").click()
+        page.get_by_role("button", name="CSV").click()
     assert "anon:3f9a" in Path(download.value.path()).read_text(encoding="utf-8")
     with console.sessions() as session:
         assert list(session.scalars(select(ConversationTag.tag))) == ["shipping"]
@@ -121,7 +100,7 @@ def test_script_and_onerror_payloads_in_a_customer_message_show_as_text_and_noth
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     sign_in(page, base_url, "lead")
-    page.goto(f"{base_url}/console/transcripts/anon:3f9a")
+    page.goto(f"{base_url}/console/transcripts?id=anon:3f9a")
     message = page.locator("#transcript .turn.user .text")
     expect(message).to_have_text(XSS_TEXT)  # every character shown, as text
     assert page.evaluate("() => window.__pwned") is None
@@ -155,3 +134,54 @@ def test_an_admin_forgets_a_customer_in_the_browser(console: Console, base_url: 
     page.goto(f"{base_url}/console/conversations")
     assert "cust:C100001:web" not in rows(page) and "tg-99812" not in rows(page)
     assert sorted(rows(page)) == ["anon:3f9a", "cust:C100002:web"]
+
+
+def test_an_agent_sees_masked_ids_and_codes_and_cannot_search_for_what_is_masked(
+    masked: Console, base_url: str, page: Page
+) -> None:
+    """Issue 14 finding 7, as the reviewer found it: an agent's list, transcript and search."""
+    sign_in(page, base_url, "agent")
+    page.get_by_role("link", name="Conversations").click()
+    assert "whatsapp:[PHONE]" in rows(page) and "tg-[NUMBER]" in rows(page)
+    assert "4915112345678" not in page.content()
+    page.screenshot(path=str(artifact_path("console-agent-conversations.png")), full_page=True)
+    page.get_by_label("Search text", exact=True).fill("555 0147")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#total")).to_have_text("0")
+    page.get_by_role("link", name="Clear").click()
+    page.get_by_role("link", name="whatsapp:[PHONE]").click()
+    expect(page.get_by_role("heading", name="Conversation whatsapp:[PHONE]")).to_be_visible()
+    expect(page.locator("#transcript")).to_contain_text("LINK [LINK CODE]")
+    assert LINK_CODE not in page.content() and "4915112345678" not in page.content()
+    assert page.get_by_role("button", name="Show personal data (audited)").count() == 0
+
+
+def test_a_lead_opens_and_tags_a_conversation_whose_id_has_slashes(awkward: Console, base_url: str, page: Page) -> None:
+    """Issue 14 finding 11: such an id made the list answer 500 for all staff."""
+    sign_in(page, base_url, "lead")
+    page.get_by_role("link", name="Conversations").click()
+    assert ODD_CONVERSATION in rows(page)
+    page.get_by_role("link", name=ODD_CONVERSATION).click()
+    expect(page.get_by_role("heading", name=f"Conversation {ODD_CONVERSATION}")).to_be_visible()
+    page.get_by_label("New tag").fill("partner")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.locator("#tags")).to_have_text("partner")
+    with awkward.sessions() as session:
+        assert list(session.scalars(select(ConversationTag.conversation_id))) == [ODD_CONVERSATION]
+
+
+def test_personal_data_is_revealed_by_the_button_not_by_a_link(console: Console, base_url: str, page: Page) -> None:
+    """Issue 14 finding 16: a GET with ?reveal=1 revealed and wrote the audit log."""
+    sign_in(page, base_url, "lead")
+    page.get_by_role("link", name="Conversations").click()
+    page.get_by_role("link", name="cust:C100001:web").click()
+    transcript_url = page.url
+    page.goto(transcript_url + "?reveal=1")
+    expect(page.locator("#transcript")).to_contain_text("Hi [NAME]!")
+    with console.sessions() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "reveal_transcript")) is None
+    page.screenshot(path=str(artifact_path("console-transcript-redacted.png")), full_page=True)
+    page.get_by_role("button", name="Show personal data (audited)").click()
+    expect(page.locator("#transcript")).to_contain_text("Hi Maya!")
+    with console.sessions() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "reveal_transcript")) is not None

@@ -16,13 +16,7 @@ from supportbot.console.auth import authenticate
 from supportbot.store.console_models import ConsoleUser, ConversationNote, ConversationReview, ConversationTag
 from supportbot.store.feedback_models import FeedbackFollowUp
 from supportbot.store.schema import Base
-from tests.console.conftest import Console, csrf_token
-
-
-def listed(client: TestClient, **params: str) -> list[str]:
-    page = client.get("/console/conversations", params=params)
-    assert page.status_code == 200, page.text
-    return re.findall(r'<td><a href="[^"]*/transcripts/[^"]*">([^<]+)</a></td>', page.text)
+from tests.console.conftest import Console, csrf_token, export, listed, transcript_path
 
 
 def test_conversation_filters(lead: TestClient) -> None:
@@ -56,20 +50,25 @@ def test_pagination_keeps_the_filters(console: Console, lead: TestClient) -> Non
     assert len(listed(lead, verified="yes")) + len(listed(lead, verified="yes", page="2")) == 3
 
 
-def test_transcript_shows_intents_actions_slots_handoffs_and_proactive_messages(lead: TestClient) -> None:
-    maya = lead.get("/console/transcripts/cust:C100001:web").text
+def test_transcript_shows_intents_actions_slots_handoffs_and_proactive_messages(
+    console: Console, lead: TestClient
+) -> None:
+    maya = lead.get(transcript_path(console, "cust:C100001:web")).text
     assert "<code>ask_renewal</code> (0.87)" in maya
     assert "⇄ Handoff to a person" in maya and "<code>action_handoff</code>" in maya
     assert "slot <code>handoff_requested</code> = true" in maya
-    leo = lead.get("/console/transcripts/cust:C100002:web").text
+    leo = lead.get(transcript_path(console, "cust:C100002:web")).text
     assert "proactive trigger</span> <code>EXTERNAL_renewal_reminder</code>" in leo
     assert 'class="turn bot proactive"><span class="badge pro">proactive message</span>' in leo
     assert "[Stop renewal reminders]" in leo
-    assert lead.get("/console/transcripts/nobody-here").status_code == 404
+    assert lead.get("/console/transcripts", params={"id": "nobody-here"}).status_code == 404
+    assert lead.get("/console/transcripts/987654").status_code == 404
+    found = lead.get("/console/transcripts", params={"id": "cust:C100002:web"}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"].endswith(transcript_path(console, "cust:C100002:web"))
 
 
 def test_tags_review_and_notes(console: Console, lead: TestClient) -> None:
-    url = "/console/transcripts/tg-99812"
+    url = transcript_path(console, "tg-99812")
     token = csrf_token(lead.get(url).text)
     lead.post(url + "/tags", data={"tag": "Delivery", "csrf_token": token})
     lead.post(url + "/tags", data={"tag": "refund", "csrf_token": token})
@@ -89,7 +88,8 @@ def test_tags_review_and_notes(console: Console, lead: TestClient) -> None:
 
 
 def test_export_of_the_filtered_set_as_json_and_csv(lead: TestClient) -> None:
-    data = lead.get("/console/conversations/export.json", params={"customer": "C100001"}).json()["conversations"]
+    token = csrf_token(lead.get("/console/conversations").text)
+    data = export(lead, token, customer="C100001").json()["conversations"]
     assert sorted(c["conversation_id"] for c in data) == ["cust:C100001:web", "tg-99812"]
     web = next(c for c in data if c["conversation_id"] == "cust:C100001:web")
     assert web["handoff"] is True and web["csat"] == 2 and web["customer_id"] == "C100001"
@@ -102,9 +102,9 @@ def test_export_of_the_filtered_set_as_json_and_csv(lead: TestClient) -> None:
         "proactive": False,
     }
     assert "Maya" not in json.dumps(data)  # redacted unless asked for
-    revealed = lead.get("/console/conversations/export.json", params={"customer": "C100001", "reveal": "1"}).text
+    revealed = export(lead, token, reveal=True, customer="C100001").text
     assert "Maya" in revealed
-    response = lead.get("/console/conversations/export.csv", params={"fallback": "yes"})
+    response = export(lead, token, fmt="csv", fallback="yes")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["conversation_id"] for r in rows] == ["anon:3f9a"]
@@ -160,7 +160,8 @@ def test_outreach_page(lead: TestClient) -> None:
 
 
 def test_customer_export_holds_every_store(console: Console, lead: TestClient) -> None:
-    data = lead.get("/console/customers/C100001/export.json").json()
+    token = csrf_token(lead.get("/console/customers/C100001").text)
+    data = lead.post("/console/customers/C100001/export.json", data={"csrf_token": token}).json()
     assert data["customer"]["email"] == console.world.maya_email
     assert {"feedback", "outreach_outbox", "channel_identities", "orders", "subscriptions"} <= set(data)
     assert len(data["feedback"]) == 2 and len(data["order_items"]) == 1
@@ -169,9 +170,11 @@ def test_customer_export_holds_every_store(console: Console, lead: TestClient) -
 
 
 def test_forgetting_a_customer_leaves_nothing_in_any_store(console: Console, admin: TestClient) -> None:
-    token = csrf_token(admin.get("/console/transcripts/cust:C100001:web").text)
-    admin.post("/console/transcripts/cust:C100001:web/notes", data={"text": "Maya was upset", "csrf_token": token})
-    admin.post("/console/transcripts/tg-99812/tags", data={"tag": "vip", "csrf_token": token})
+    maya_web, maya_telegram = transcript_path(console, "cust:C100001:web"), transcript_path(console, "tg-99812")
+    leo_web = transcript_path(console, "cust:C100002:web")
+    token = csrf_token(admin.get(maya_web).text)
+    admin.post(maya_web + "/notes", data={"text": "Maya was upset", "csrf_token": token})
+    admin.post(maya_telegram + "/tags", data={"tag": "vip", "csrf_token": token})
     refused = admin.post("/console/customers/C100001/forget", data={"confirm": "C1", "csrf_token": token})
     assert refused.status_code == 403
     done = admin.post("/console/customers/C100001/forget", data={"confirm": "C100001", "csrf_token": token})
@@ -196,7 +199,7 @@ def test_forgetting_a_customer_leaves_nothing_in_any_store(console: Console, adm
         senders = {s for (s,) in connection.execute(text("SELECT DISTINCT sender_id FROM events"))}
     assert senders == {"anon:3f9a", "cust:C100002:web"}  # other people's conversations are untouched
     assert admin.get("/console/customers/C100001").status_code == 404
-    assert admin.get("/console/transcripts/cust:C100002:web").status_code == 200
+    assert admin.get(leo_web).status_code == 200
 
 
 def test_create_admin_from_the_command_line(
@@ -214,6 +217,6 @@ def test_create_admin_from_the_command_line(
     finally:
         cli.get_settings.cache_clear()
     with console.sessions.begin() as session:
-        user = authenticate(session=session, email="first.admin@lumen.example", password="a much longer password")
+        user = authenticate(session=session, email="first.admin@lumen.example", password="a much longer password").user
         assert user is not None and user.role == "admin"
         assert session.scalar(select(func.count()).select_from(ConsoleUser).where(ConsoleUser.email.like("x@%"))) == 0

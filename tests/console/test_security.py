@@ -12,7 +12,16 @@ from sqlalchemy import func, select, text
 from starlette.routing import BaseRoute
 
 from supportbot.store.console_models import AuditEntry, ConsoleUser, ConversationTag
-from tests.console.conftest import EMAILS, PASSWORD, Console, client_for, csrf_token, login_token
+from tests.console.conftest import (
+    EMAILS,
+    PASSWORD,
+    Console,
+    client_for,
+    csrf_token,
+    export,
+    login_token,
+    transcript_path,
+)
 
 PUBLIC = {("GET", "/login"), ("POST", "/login")}
 """The sign-in form and its submission: the only routes an anonymous browser may reach."""
@@ -30,9 +39,7 @@ def api_routes(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str,
 
 
 def _concrete(path: str) -> str:
-    return re.sub(
-        r"\{(\w+)(:\w+)?\}", lambda m: "1" if m.group(1).endswith("_id") and "follow" in path else "C100001", path
-    )
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: "C100001" if m.group(1) == "customer_id" else "1", path)
 
 
 def test_every_route_refuses_an_anonymous_request(console: Console, anonymous: TestClient) -> None:
@@ -62,26 +69,28 @@ def test_a_forged_or_expired_session_cookie_is_anonymous(console: Console, anony
 
 
 def test_an_agent_cannot_see_what_only_leads_may(console: Console, agent: TestClient, lead: TestClient) -> None:
+    maya_web = transcript_path(console, "cust:C100001:web")
     assert agent.get("/console/conversations").status_code == 200
-    assert agent.get("/console/transcripts/cust:C100001:web").status_code == 200
+    assert agent.get(maya_web).status_code == 200
     for path in (
-        "/console/transcripts/cust:C100001:web?reveal=1",
+        "/console/transcripts?id=cust:C100001:web",
         "/console/customers",
         "/console/customers/C100001",
-        "/console/customers/C100001/export.json",
-        "/console/conversations/export.json",
-        "/console/conversations/export.csv",
         "/console/outreach",
         "/console/audit",
     ):
         response = agent.get(path)
         assert response.status_code == 403, path
         assert "Patel" not in response.text and console.world.maya_email not in response.text
-    page = agent.get("/console/transcripts/cust:C100001:web").text
-    assert "Add tag" not in page and "reveal=1" not in page
-    response = agent.post(
-        "/console/transcripts/cust:C100001:web/tags", data={"tag": "agent-tag", "csrf_token": csrf_token(page)}
-    )
+    page = agent.get(maya_web).text
+    assert "Add tag" not in page and "/reveal" not in page and "Export" not in page
+    token = csrf_token(page)
+    for path in (maya_web + "/reveal", "/console/customers/C100001/reveal", "/console/customers/C100001/export.json"):
+        response = agent.post(path, data={"csrf_token": token})
+        assert response.status_code == 403, path
+        assert "Patel" not in response.text and "Maya" not in response.text
+    assert export(agent, token).status_code == 403
+    response = agent.post(maya_web + "/tags", data={"tag": "agent-tag", "csrf_token": token})
     assert response.status_code == 403
     feedback = agent.get("/console/feedback").text
     assert "Detractors awaiting follow-up" not in feedback and "Mark done" not in feedback
@@ -104,14 +113,15 @@ def test_a_lead_cannot_forget_or_read_the_audit_log(console: Console, lead: Test
 def test_personal_data_is_redacted_until_a_lead_reveals_it_and_that_is_audited(
     console: Console, lead: TestClient
 ) -> None:
-    redacted = lead.get("/console/transcripts/cust:C100001:web").text
+    maya_web = transcript_path(console, "cust:C100001:web")
+    redacted = lead.get(maya_web).text
     assert "Maya" not in redacted and "maya.patel@mail.example" not in redacted
     assert "Hi [NAME]!" in redacted and "[EMAIL]" in redacted
-    telegram = lead.get("/console/transcripts/tg-99812").text
+    telegram = lead.get(transcript_path(console, "tg-99812")).text
     assert "555 0147" not in telegram and "[PHONE]" in telegram
     customer = lead.get("/console/customers/C100001").text
     assert "Patel" not in customer and console.world.maya_email not in customer
-    revealed = lead.get("/console/transcripts/cust:C100001:web?reveal=1").text
+    revealed = lead.post(maya_web + "/reveal", data={"csrf_token": csrf_token(redacted)}).text
     assert "Hi Maya!" in revealed and "maya.patel@mail.example" in revealed
     with console.sessions() as session:
         actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
@@ -119,7 +129,7 @@ def test_personal_data_is_redacted_until_a_lead_reveals_it_and_that_is_audited(
 
 
 def test_a_form_without_a_valid_csrf_token_is_refused(console: Console, lead: TestClient) -> None:
-    url = "/console/transcripts/anon:3f9a/tags"
+    url = transcript_path(console, "anon:3f9a") + "/tags"
     assert lead.post(url, data={"tag": "no-token"}).status_code == 403
     assert lead.post(url, data={"tag": "wrong-token", "csrf_token": "x" * 43}).status_code == 403
     other = client_for(console, "admin")
@@ -127,7 +137,7 @@ def test_a_form_without_a_valid_csrf_token_is_refused(console: Console, lead: Te
     assert lead.post(url, data={"tag": "other-session", "csrf_token": other_token}).status_code == 403
     with console.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ConversationTag)) == 0
-    token = csrf_token(lead.get("/console/transcripts/anon:3f9a").text)
+    token = csrf_token(lead.get(transcript_path(console, "anon:3f9a")).text)
     assert lead.post(url, data={"tag": "billing", "csrf_token": token}, follow_redirects=False).status_code == 303
     with console.sessions() as session:
         assert list(session.scalars(select(ConversationTag.tag))) == ["billing"]
@@ -183,8 +193,11 @@ def test_repeated_wrong_passwords_lock_the_account(console: Console, anonymous: 
         assert user.password_hash.startswith("$argon2id$")
 
 
-def test_every_page_sends_a_strict_content_security_policy(lead: TestClient, anonymous: TestClient) -> None:
-    for client, path in ((anonymous, "/console/login"), (lead, "/console/"), (lead, "/console/transcripts/anon:3f9a")):
+def test_every_page_sends_a_strict_content_security_policy(
+    console: Console, lead: TestClient, anonymous: TestClient
+) -> None:
+    transcript = transcript_path(console, "anon:3f9a")
+    for client, path in ((anonymous, "/console/login"), (lead, "/console/"), (lead, transcript)):
         headers = client.get(path).headers
         csp = headers["content-security-policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
@@ -193,8 +206,10 @@ def test_every_page_sends_a_strict_content_security_policy(lead: TestClient, ano
 
 
 def test_search_input_cannot_inject_sql(console: Console, lead: TestClient) -> None:
+    token = csrf_token(lead.get("/console/conversations").text)
+
     def found(q: str) -> set[str]:
-        body = lead.get("/console/conversations/export.json", params={"q": q}).json()
+        body = export(lead, token, **({"q": q} if q else {})).json()
         return {c["conversation_id"] for c in body["conversations"]}
 
     everything = found("")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -393,3 +394,76 @@ def test_csv_saved_by_a_spreadsheet(catalogue: Sessions, tmp_path: Path) -> None
 def test_active_subscription_needs_a_renewal_date(catalogue: Sessions, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", [customer_row(1, renews_on="  "), customer_row(2, renews_on=None)])
     assert _problems(catalogue, path) == {(1, "renews_on"), (2, "renews_on")}
+
+
+def _messages(sessions: Sessions, path: Path) -> dict[tuple[int, str], str]:
+    with pytest.raises(ImportValidationError) as caught:
+        import_customers(session_factory=sessions, path=path)
+    return {(p.row, p.field): p.message for p in caught.value.problems}
+
+
+def test_numbers_over_their_bounds_are_problems_of_their_row_and_field(catalogue: Sessions, tmp_path: Path) -> None:
+    """Issue 14 finding 14: ``loyalty_points: 10**20`` reached the driver and failed with a raw OverflowError."""
+    items = [{"product_name": "Pen", "sku": "P", "quantity": 10_001, "unit_price": "1000000.01"}]
+    dear = [{"product_name": "Pen", "sku": "P", "quantity": 10_000, "unit_price": "999999"}]
+    path = tmp_path / "big.json"
+    rows = [
+        customer_row(1, loyalty_points=10**20),
+        customer_row(2, price="99999999", orders=[order_obj("200001", items=items)]),
+        customer_row(3, orders=[order_obj("200002", items=dear)], usage=[usage_obj("notes", 10**9)]),
+        customer_row(4, loyalty_points="1" * 5000),
+    ]
+    text_ = json.dumps(rows).replace('"loyalty_points": "' + "1" * 5000 + '"', '"loyalty_points": ' + "1" * 5000)
+    path.write_text(text_, encoding="utf-8")
+    messages = _messages(catalogue, path)
+    assert messages == {
+        (1, "loyalty_points"): "must be at most 1,000,000,000",
+        (2, "price"): "must be at most 1,000,000.00",
+        (2, "orders[1].items[1].quantity"): "must be at most 10,000",
+        (2, "orders[1].items[1].unit_price"): "must be at most 1,000,000.00",
+        (3, "orders[1].items"): "the order's total is over 10,000,000.00",
+        (3, "usage[1].uses_last_30d"): "must be at most 1,000,000",
+        (4, "loyalty_points"): "must be at most 1,000,000,000",
+    }
+    assert _count(catalogue, Customer) == 0
+    at_the_bounds = [
+        customer_row(1, loyalty_points=1_000_000_000, price="1000000.00", usage=[usage_obj("notes", 10**6)])
+    ]
+    assert (
+        import_customers(session_factory=catalogue, path=write_json(tmp_path / "ok.json", at_the_bounds)).created == 1
+    )
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x1c", "\n"])
+def test_a_line_separator_inside_a_csv_cell_is_refused_never_split_or_dropped(
+    catalogue: Sessions, tmp_path: Path, separator: str
+) -> None:
+    """Issue 14 finding 14: str.splitlines cut a cell holding U+2028 in two, or silently dropped it."""
+    path = write_csv(
+        tmp_path / "sep.csv",
+        [customer_row(1, first_name=f"Ada{separator}Lovelace"), customer_row(2, last_name=f"Iyer{separator}")],
+    )
+    messages = _messages(catalogue, path)
+    code = f"U+{ord(separator):04X}"
+    assert set(messages) == {(1, "first_name"), (2, "last_name")}  # rows keep their numbers: nothing was split
+    assert code in messages[(1, "first_name")] and "one line" in messages[(1, "first_name")]
+    assert code in messages[(2, "last_name")]  # at the end of a cell too, where strip() would have removed it
+    assert _count(catalogue, Customer) == 0
+
+
+def test_a_line_separator_in_a_json_string_is_refused_and_commas_and_quotes_in_cells_survive(
+    catalogue: Sessions, tmp_path: Path
+) -> None:
+    bad = write_json(tmp_path / "sep.json", [customer_row(1, last_name="Gómez\u2029")])
+    assert "U+2029 PARAGRAPH SEPARATOR" in _messages(catalogue, bad)[(1, "last_name")]
+    path = write_csv(tmp_path / "quoted.csv", [customer_row(1, last_name='O\'Brien, "Jr."')])
+    assert import_customers(session_factory=catalogue, path=path).created == 1
+    assert _customer(catalogue, "T000001").last_name == 'O\'Brien, "Jr."'
+
+
+def test_a_customer_id_with_a_colon_is_refused_with_the_reason(catalogue: Sessions, tmp_path: Path) -> None:
+    """Issue 14 finding 10: ``C:1`` would read as another customer's conversation id (``cust:C:1:web``)."""
+    messages = _messages(catalogue, write_csv(tmp_path / "colon.csv", [customer_row(1, id="C:1")]))
+    assert list(messages) == [(1, "id")]
+    assert "may not contain ':'" in messages[(1, "id")] and "conversation ids" in messages[(1, "id")]
+    assert _count(catalogue, Customer) == 0
