@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from actions import runtime as action_runtime
 from actions.outreach import ActionDeliverOutreach
 from supportbot.outreach.planner import plan_day
 from supportbot.services.preferences import set_consent
+from supportbot.store.db import make_engine, session_factory
 from supportbot.store.outreach_models import OutboxMessage
 from tests.scheduler.builders import DAY, NOW, add, config
 
@@ -30,7 +32,7 @@ def reminder_id(store: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -
         return int(session.scalars(select(OutboxMessage.id).where(OutboxMessage.campaign == "renewal_reminder")).one())
 
 
-def external(sender_id: str, outbox_id: Any) -> Tracker:
+def external(sender_id: str, outbox_id: Any, *, events: list[dict[str, Any]] | None = None) -> Tracker:
     entities = [{"entity": "outbox_id", "value": str(outbox_id)}]
     return Tracker(
         sender_id=sender_id,
@@ -40,7 +42,7 @@ def external(sender_id: str, outbox_id: Any) -> Tracker:
             "intent": {"name": "EXTERNAL_renewal_reminder"},
             "entities": entities,
         },
-        events=[],
+        events=events or [],
         paused=False,
         followup_action=None,
         active_loop={},
@@ -63,7 +65,38 @@ async def test_renders_the_reminder_with_an_opt_out_button_and_remembers_the_kin
         {"title": "Stop renewal reminders", "payload": '/opt_out{"outreach_kind": "renewal"}'}
     ]
     assert "subscription_id" not in message  # bookkeeping stays out of the message
+    assert message["outbox_id"] == str(reminder_id)  # ...but the row's id goes along: the proof of delivery
     assert events == [{"event": "slot", "timestamp": None, "name": "last_outreach_kind", "value": "renewal"}]
+
+
+async def test_rendering_writes_the_render_mark(reminder_id: int, store: sessionmaker[Session]) -> None:
+    with store() as session:
+        before = session.get(OutboxMessage, reminder_id)
+        assert before is not None and (before.rendered_at, before.renders) == (None, 0)
+    await run(external("cust:C1:web", reminder_id))
+    with store() as session:
+        after = session.get(OutboxMessage, reminder_id)
+        assert after is not None and after.rendered_at is not None and after.renders == 1
+
+
+async def test_a_message_already_in_the_conversation_is_not_shown_again(
+    reminder_id: int, store: sessionmaker[Session]
+) -> None:
+    saved = [{"event": "bot", "text": "Hi Ada, a heads-up", "metadata": {"outbox_id": str(reminder_id)}}]
+    assert await run(external("cust:C1:web", reminder_id, events=saved)) == ([], [])
+    with store() as session:
+        row = session.get(OutboxMessage, reminder_id)
+        assert row is not None and row.renders == 0
+
+
+async def test_a_store_error_sends_nothing_not_even_an_apology(
+    reminder_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Security finding 6a: a proactive message that could not be marked is not shown (the
+    scheduler retries it), and the customer gets no "technical problem" text out of nowhere."""
+    broken = session_factory(make_engine(f"sqlite:///{tmp_path / 'empty.db'}"))  # no tables at all
+    monkeypatch.setattr(action_runtime, "sessions", lambda: broken)
+    assert await run(external("cust:C1:web", reminder_id)) == ([], [])
 
 
 @pytest.mark.parametrize("sender_id", ["cust:C2:web", "anon:visitor", "cust:NOPE:web"])
