@@ -34,15 +34,20 @@ from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.preferences import KIND_NAMES
+from supportbot.errors import InvalidRequestError
 from supportbot.formatting import relative_days
 from supportbot.outreach.timing import local_day, zone
+from supportbot.services.perks import grant_perk, parse_perk
 from supportbot.store.models import Consent, Customer
 from supportbot.store.outreach_models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "perk", "years", "milestone")
-"""Payload keys the utter_outreach_* responses use; the rest of the payload is bookkeeping."""
+TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "years", "milestone")
+"""Payload keys the utter_outreach_* responses use as they are; ``perk`` is the perk's configuration,
+granted here and worded from the grant (``perk_sentence``); the rest of the payload is bookkeeping."""
+PERK_ONLY = ("surprise_perk",)
+"""Campaigns whose message is the perk: without a grant there is nothing to say."""
 UNDELIVERABLE = ("skipped", "failed")
 CSAT_CAMPAIGN = "csat_followup"
 
@@ -81,6 +86,27 @@ def mark_rendered(*, session: Session, row: OutboxMessage, now: dt.datetime) -> 
         .where(OutboxMessage.id == row.id)
         .values(renders=OutboxMessage.renders + 1, rendered_at=row.rendered_at or now)
     )
+
+
+def perk_sentence(*, session: Session, row: OutboxMessage, spec: object, today: dt.date) -> str | None:
+    """Grant the row's perk (once per row: key ``outbox:<id>``) in the caller's transaction and say what
+    was granted; None when there is no perk or it cannot be granted (then it is not announced)."""
+    if spec is None:
+        return ""
+    try:
+        granted = grant_perk(
+            session=session,
+            customer_id=row.customer_id,
+            perk=parse_perk(spec),
+            grant_key=f"outbox:{row.id}",
+            reason=f"{row.campaign.replace('_', ' ')} {row.content_ref or row.local_day.year}",
+            today=today,
+            outbox_id=row.id,
+        )
+    except InvalidRequestError as exc:  # PerkUnavailable, or a payload planned before perks were typed
+        logger.warning("outbox %s: perk %r not granted, so not announced: %s", row.id, spec, exc)
+        return None
+    return granted.sentence
 
 
 def template_variables(payload: dict[str, Any], *, today: dt.date) -> dict[str, Any]:
@@ -140,7 +166,13 @@ class ActionDeliverOutreach(StoreAction):
         customer = session.get(Customer, row.customer_id)
         tz = zone(customer.time_zone if customer else "UTC")
         now = dt.datetime.now(dt.UTC)
-        variables = template_variables(json.loads(row.payload or "{}"), today=local_day(now, tz))
+        payload = json.loads(row.payload or "{}")
+        today = local_day(now, tz)
+        variables = template_variables(payload, today=today)
+        perk = perk_sentence(session=session, row=row, spec=payload.get("perk"), today=today)
+        if perk is None and row.campaign in PERK_ONLY:
+            return []
+        variables["perk"] = perk or ""
         mark_rendered(session=session, row=row, now=now)
         # outbox_id travels with the message into the bot event's metadata: the proof of delivery.
         variables["outbox_id"] = str(row.id)

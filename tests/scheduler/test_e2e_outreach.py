@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -140,8 +141,9 @@ def counts(sessions: sessionmaker[Session], prefix: str) -> Counter[str]:
         return Counter({status: int(n) for status, n in rows})
 
 
-def plan_birthdays(stack: Stack, ids: list[str], cfg_path: Path) -> None:
-    """A birthday greeting due now for each of ``ids`` (new customers without quiet hours)."""
+def plan_birthdays(stack: Stack, ids: list[str], cfg_path: Path, **customer: Any) -> None:
+    """A birthday greeting due now for each of ``ids`` (new customers without quiet hours,
+    with ``customer``'s other facts: see ``tests.scheduler.builders.add``)."""
     today = utc_now().date()
     with stack.sessions.begin() as session:
         for customer_id in ids:
@@ -153,6 +155,7 @@ def plan_birthdays(stack: Stack, ids: list[str], cfg_path: Path) -> None:
                 birthday=today.replace(year=1992),
                 quiet=(dt.time(0, 0), dt.time(0, 0)),
                 plan=None,
+                **customer,
             )
     cfg = load_config(cfg_path)
     with stack.sessions.begin() as session:
