@@ -9,12 +9,32 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
 from supportbot.store.models import LOYALTY_TIERS
-from supportbot.store.repo import RewardView, get_profile, loyalty_rewards
+from supportbot.store.repo import (
+    LedgerEntryView,
+    PerkView,
+    RewardView,
+    get_profile,
+    granted_perks,
+    loyalty_history,
+    loyalty_rewards,
+)
 
 
 def affordable(rewards: list[RewardView], *, points: int, tier: str) -> list[RewardView]:
     rank = LOYALTY_TIERS.index(tier) if tier in LOYALTY_TIERS else 0
     return [r for r in rewards if r.points_cost <= points and LOYALTY_TIERS.index(r.min_tier) <= rank]
+
+
+def perks_text(history: list[LedgerEntryView], perks: list[PerkView]) -> str:
+    """Points credited lately (with what for) and rewards waiting to be claimed, from the store."""
+    parts = []
+    credits = [e for e in history if e.source == "perk" and e.points > 0][:2]
+    if credits:
+        parts.append("Recently added: " + "; ".join(f"{e.points:,} points ({e.reason})" for e in credits) + ".")
+    waiting = [p for p in perks if p.status == "claimable"]
+    if waiting:
+        parts.append(f"You also have {len(waiting)} reward{'s' if len(waiting) != 1 else ''} waiting: just ask us.")
+    return " ".join(parts)
 
 
 class ActionLoyalty(StoreAction):
@@ -42,6 +62,12 @@ class ActionLoyalty(StoreAction):
                 if cheapest
                 else ""
             )
+        customer_id = customer_id_of(ctx)
+        extra = perks_text(
+            loyalty_history(session=session, customer_id=customer_id),
+            granted_perks(session=session, customer_id=customer_id),
+        )
+        rewards_text = " ".join(part for part in (extra, rewards_text) if part)
         dispatcher.utter_message(
             response="utter_loyalty",
             name=profile.first_name,

@@ -5,10 +5,19 @@ and only to its own customer: the outbox row must belong to the customer this
 conversation is verified as. Anything else (an unknown id, another customer's
 row, a message whose kind the customer just opted out of) sends nothing and is
 logged, because a proactive message is never worth a privacy mistake.
+
+It renders a row at most once per saved conversation: a message Rasa already
+saved (a bot event whose metadata carries the row's ``outbox_id``) is not shown
+again, whoever triggers the row again. When it renders, it writes the row's render
+mark (``rendered_at``, ``renders``) in the same transaction, and only after that
+commit does the message leave this action; a store error sends nothing at all
+(no "technical problem" text for a message the customer did not ask for), and the
+scheduler, which finds no rendered message in Rasa's answer, tries again later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -17,20 +26,28 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.preferences import KIND_NAMES
+from supportbot.errors import InvalidRequestError
 from supportbot.formatting import relative_days
 from supportbot.outreach.timing import local_day, zone
+from supportbot.services.perks import grant_perk, parse_perk
 from supportbot.store.models import Consent, Customer
 from supportbot.store.outreach_models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "perk", "years", "milestone")
-"""Payload keys the utter_outreach_* responses use; the rest of the payload is bookkeeping."""
+TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "years", "milestone")
+"""Payload keys the utter_outreach_* responses use as they are; ``perk`` is the perk's configuration,
+granted here and worded from the grant (``perk_sentence``); the rest of the payload is bookkeeping."""
+PERK_ONLY = ("surprise_perk",)
+"""Campaigns whose message is the perk: without a grant there is nothing to say."""
 UNDELIVERABLE = ("skipped", "failed")
 CSAT_CAMPAIGN = "csat_followup"
 
@@ -53,6 +70,45 @@ def opt_out_button(kind: str) -> dict[str, str]:
     }
 
 
+def already_shown(tracker: Tracker, outbox_id: int) -> bool:
+    """Whether the conversation Rasa saved already holds the message rendered for ``outbox_id``."""
+    wanted = str(outbox_id)
+    return any(
+        event.get("event") == "bot" and str((event.get("metadata") or {}).get("outbox_id")) == wanted
+        for event in tracker.events or []
+    )
+
+
+def mark_rendered(*, session: Session, row: OutboxMessage, now: dt.datetime) -> None:
+    """The render mark, in the caller's transaction: first render time and a count of renders."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row.id)
+        .values(renders=OutboxMessage.renders + 1, rendered_at=row.rendered_at or now)
+    )
+
+
+def perk_sentence(*, session: Session, row: OutboxMessage, spec: object, today: dt.date) -> str | None:
+    """Grant the row's perk (once per row: key ``outbox:<id>``) in the caller's transaction and say what
+    was granted; None when there is no perk or it cannot be granted (then it is not announced)."""
+    if spec is None:
+        return ""
+    try:
+        granted = grant_perk(
+            session=session,
+            customer_id=row.customer_id,
+            perk=parse_perk(spec),
+            grant_key=f"outbox:{row.id}",
+            reason=f"{row.campaign.replace('_', ' ')} {row.content_ref or row.local_day.year}",
+            today=today,
+            outbox_id=row.id,
+        )
+    except InvalidRequestError as exc:  # PerkUnavailable, or a payload planned before perks were typed
+        logger.warning("outbox %s: perk %r not granted, so not announced: %s", row.id, spec, exc)
+        return None
+    return granted.sentence
+
+
 def template_variables(payload: dict[str, Any], *, today: dt.date) -> dict[str, Any]:
     """The response's variables; "in 3 days" is recomputed, since delivery may be later than planning."""
     variables = {key: payload[key] for key in TEMPLATE_VARIABLES if key in payload}
@@ -67,6 +123,22 @@ class ActionDeliverOutreach(StoreAction):
 
     def name(self) -> str:
         return "action_deliver_outreach"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
+        return await asyncio.to_thread(self._render_committed, dispatcher, tracker)
+
+    def _render_committed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """Render into a private dispatcher; hand the messages on only once the mark is committed."""
+        rendered = CollectingDispatcher()
+        try:
+            with runtime.sessions().begin() as session:
+                ctx = ActionContext.build(session=session, tracker=tracker)
+                events = self.perform(session=session, ctx=ctx, dispatcher=rendered, tracker=tracker)
+        except SQLAlchemyError:
+            logger.exception("outreach for conversation %s not rendered: profile store error", tracker.sender_id)
+            return []
+        dispatcher.messages.extend(rendered.messages)
+        return events
 
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -84,14 +156,26 @@ class ActionDeliverOutreach(StoreAction):
         if row.status in UNDELIVERABLE:
             logger.warning("outbox %s is %s; nothing sent", row.id, row.status)
             return []
+        if already_shown(tracker, row.id):
+            logger.info("outbox %s is already in conversation %s; not shown again", row.id, tracker.sender_id)
+            return []
         consent = session.get(Consent, (row.customer_id, row.kind))
         if consent is not None and not consent.granted:
             logger.info("outbox %s: customer opted out of %s meanwhile; nothing sent", row.id, row.kind)
             return []
         customer = session.get(Customer, row.customer_id)
         tz = zone(customer.time_zone if customer else "UTC")
-        today = local_day(dt.datetime.now(dt.UTC), tz)
-        variables = template_variables(json.loads(row.payload or "{}"), today=today)
+        now = dt.datetime.now(dt.UTC)
+        payload = json.loads(row.payload or "{}")
+        today = local_day(now, tz)
+        variables = template_variables(payload, today=today)
+        perk = perk_sentence(session=session, row=row, spec=payload.get("perk"), today=today)
+        if perk is None and row.campaign in PERK_ONLY:
+            return []
+        variables["perk"] = perk or ""
+        mark_rendered(session=session, row=row, now=now)
+        # outbox_id travels with the message into the bot event's metadata: the proof of delivery.
+        variables["outbox_id"] = str(row.id)
         events: Events = [SlotSet("last_outreach_kind", row.kind)]
         if row.campaign == CSAT_CAMPAIGN:
             # The rating question (with its buttons and a Skip) comes from csat_form.

@@ -258,10 +258,27 @@ class DemoStack:
     database_url: str
     tracker_db: Path
     servers: list[Server]
+    """The action server first, then Rasa."""
+    actions_env: dict[str, str]
+    workdir: Path
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+    def stop_actions(self) -> None:
+        """Stop the action server (outage tests); Rasa keeps running and keeps calling its address."""
+        self.servers[0].stop()
+
+    def start_actions(self, *, timeout: float = 300) -> None:
+        """Start the action server again on the same port, with the same settings, and wait for it."""
+        port = int(self.actions_url.rsplit(":", 1)[1])
+        restarts = sum(1 for path in self.workdir.glob("actions-restart-*.log"))
+        server = start_actions(
+            port=port, env=self.actions_env, log_dir=self.workdir, name=f"actions-restart-{restarts + 1}"
+        )
+        self.servers[0] = server
+        wait_for_actions(server, port, timeout=timeout)
 
 
 def start_demo_stack(
@@ -321,6 +338,8 @@ def start_demo_stack(
         database_url=db_url,
         tracker_db=tracker_db,
         servers=servers,
+        actions_env=env,
+        workdir=workdir,
     )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.devstack import (
     ROOT,
+    DemoStack,
     RecordingGateway,
     Server,
     base_env,
@@ -117,6 +118,8 @@ class Stack:
     """Where Rasa's callback channel sends bot messages (``CALLBACK_URL``)."""
     callback_token: str
     tracker_db: Path
+    demo: DemoStack
+    """The processes themselves: ``demo.stop_actions()`` / ``demo.start_actions()`` for outage tests."""
 
     def callback(self, sender: str, text: str, *, token: str | None = None) -> httpx.Response:
         """A message from the stand-in gateway's user ``sender`` (the callback channel)."""
@@ -238,6 +241,7 @@ class Preparation:
             gateway=gateway,
             callback_token=callback_token,
             tracker_db=demo.tracker_db,
+            demo=demo,
         )
 
     def close(self) -> None:

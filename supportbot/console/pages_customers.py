@@ -23,6 +23,7 @@ from supportbot.store.console_models import AuditEntry, ConsoleUser
 from supportbot.store.feedback_models import Feedback
 from supportbot.store.models import Customer, SupportInteraction
 from supportbot.store.outreach_models import OutboxMessage
+from supportbot.store.repo import granted_perks, loyalty_history
 
 router = APIRouter()
 Viewer = Annotated[StaffUser, Depends(require("view_customers"))]
@@ -82,6 +83,9 @@ def _customer_page(request: Request, customer_id: str, user: StaffUser, *, revea
                     .order_by(OutboxMessage.planned_at.desc())
                 )
             ),
+            "loyalty": customer.loyalty,
+            "perks": granted_perks(session=session, customer_id=customer_id),
+            "ledger": loyalty_history(session=session, customer_id=customer_id, limit=10),
             "interactions": list(
                 session.scalars(
                     select(SupportInteraction)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supportbot.errors import ConfigurationError
+from supportbot.services.perk_types import Perk
 from supportbot.settings import PROJECT_ROOT
 from supportbot.store.models import FEATURES, LOYALTY_TIERS, SEGMENTS
 
@@ -127,15 +128,16 @@ class CsatConfig(_Strict):
 class GreetingConfig(_Strict):
     enabled: bool = True
     priority: int
-    perk: str = ""
+    perk: Perk | None = None
+    """Granted with the greeting (supportbot.services.perk_types); the message says what was granted."""
 
 
 class LoyaltyMilestoneConfig(_Strict):
     enabled: bool = True
     priority: int
     window_days: int = Field(ge=1)
-    tiers: dict[str, str] = {}
-    order_counts: dict[int, str] = {}
+    tiers: dict[str, Perk] = {}
+    order_counts: dict[int, Perk] = {}
 
     @field_validator("tiers")
     @classmethod
@@ -151,7 +153,7 @@ class SurprisePerkConfig(_Strict):
     priority: int
     min_tenure_years: int = Field(ge=0)
     min_tier: str = "bronze"
-    perk: str
+    perk: Perk
 
     @field_validator("min_tier")
     @classmethod

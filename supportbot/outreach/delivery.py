@@ -1,15 +1,19 @@
-"""Delivery: claim due outbox rows, re-check them, send each through Rasa exactly once.
+"""Delivery: claim due outbox rows, re-check them, send each through Rasa until it was rendered.
 
 Per row, in separate short transactions (nothing is held open across HTTP calls):
 1. claim with a lease (``outbox.claim_batch``);
-2. re-check what may have changed since planning: consent (an opt-out in chat
+2. if an earlier attempt may have reached Rasa (``attempts > 0``), read the
+   conversation's tracker first: the rendered message is there → ``sent`` without
+   sending, whatever changed since (a delivered message counts toward the caps
+   even if the customer opted out a minute later);
+3. re-check what may have changed since planning: consent (an opt-out in chat
    wins at once), renewal already done or cancelled, caps on messages sent,
    a message gone stale, quiet hours now (then: back to planned, later);
-3. if an earlier attempt may have reached Rasa (``attempts > 0``), read the
-   conversation's tracker: the message is there → ``sent`` without sending;
 4. count the attempt (committed) and only then POST ``trigger_intent``;
-5. record ``sent``, or back off and retry, or ``failed`` with the error.
-docs/OUTREACH.md gives the argument why this sends every due message once.
+5. ``sent`` only if Rasa's answer holds the message the action rendered for this
+   row (``rasa_client.has_rendered_message``); otherwise back off and retry, or
+   ``failed`` with the error.
+docs/OUTREACH.md gives the argument, and says where this is at-least-once.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from supportbot.outreach.outbox import (
 )
 from supportbot.outreach.rasa_client import (
     DeliveryError,
+    NotRendered,
     RasaAuthError,
     RasaClient,
     RasaRejected,
@@ -210,44 +215,13 @@ class Deliverer:
             if row is None or row.status != "sending" or row.claimed_by != self.worker:
                 report.lost_lease += 1
                 return
-            now = self.clock()
-            verdict = pre_send_check(session=session, row=row, now=now, config=self.config)
-            if verdict.skip:
-                mark_skipped(session=session, row_id=row_id, worker=self.worker, reason=verdict.skip)
-                report.skipped[verdict.skip.split(":")[0]] += 1
-                logger.info("outbox %s skipped: %s", row_id, verdict.skip)
-                return
-            if verdict.hold_until:
-                release(
-                    session=session,
-                    row_id=row_id,
-                    worker=self.worker,
-                    not_before=verdict.hold_until,
-                    hold_reason=verdict.hold_reason,
-                )
-                report.held += 1
-                return
-            target = (row.conversation_id, row.intent, row.channel, row.attempts, row.retries)
-        conversation_id, intent, channel, attempts, retries = target
+            conversation_id, intent, channel = row.conversation_id, row.intent, row.channel
+            attempts, retries = row.attempts, row.retries
         try:
-            if attempts > 0 and self.client.was_delivered(
-                conversation_id=conversation_id, intent=intent, outbox_id=row_id
-            ):
-                with self.sessions.begin() as session:
-                    if mark_sent(
-                        session=session, row_id=row_id, worker=self.worker, now=self.clock(), confirmed_by="tracker"
-                    ):
-                        report.sent += 1
-                        report.confirmed_from_tracker += 1
-                        logger.info("outbox %s was already delivered (found in the tracker)", row_id)
+            if attempts > 0 and self._found_delivered(row_id, conversation_id, report):
                 return
-            with self.sessions.begin() as session:
-                if not record_attempt(
-                    session=session, row_id=row_id, worker=self.worker, now=self.clock(), min_lease=self.request_bound
-                ):
-                    report.lost_lease += 1
-                    release(session=session, row_id=row_id, worker=self.worker)
-                    return
+            if not self._checked_and_counted(row_id, report):
+                return
             self.client.trigger_intent(
                 conversation_id=conversation_id, intent=intent, outbox_id=row_id, output_channel=channel
             )
@@ -260,18 +234,64 @@ class Deliverer:
             else:
                 report.lost_lease += 1
 
+    def _found_delivered(self, row_id: int, conversation_id: str, report: DeliveryReport) -> bool:
+        """An earlier attempt may have got through: look in the conversation before anything else."""
+        if not self.client.was_delivered(conversation_id=conversation_id, outbox_id=row_id):
+            return False
+        with self.sessions.begin() as session:
+            if mark_sent(session=session, row_id=row_id, worker=self.worker, now=self.clock(), confirmed_by="tracker"):
+                report.sent += 1
+                report.confirmed_from_tracker += 1
+                logger.info("outbox %s was already delivered (found in the tracker)", row_id)
+            else:
+                report.lost_lease += 1
+        return True
+
+    def _checked_and_counted(self, row_id: int, report: DeliveryReport) -> bool:
+        """The pre-send checks, then the attempt counted (committed) before the POST; False: do not send."""
+        with self.sessions.begin() as session:
+            row = session.get(OutboxMessage, row_id)
+            if row is None or row.status != "sending" or row.claimed_by != self.worker:
+                report.lost_lease += 1
+                return False
+            now = self.clock()
+            verdict = pre_send_check(session=session, row=row, now=now, config=self.config)
+            if verdict.skip:
+                mark_skipped(session=session, row_id=row_id, worker=self.worker, reason=verdict.skip)
+                report.skipped[verdict.skip.split(":")[0]] += 1
+                logger.info("outbox %s skipped: %s", row_id, verdict.skip)
+                return False
+            if verdict.hold_until:
+                release(
+                    session=session,
+                    row_id=row_id,
+                    worker=self.worker,
+                    not_before=verdict.hold_until,
+                    hold_reason=verdict.hold_reason,
+                )
+                report.held += 1
+                return False
+            if not record_attempt(
+                session=session, row_id=row_id, worker=self.worker, now=self.clock(), min_lease=self.request_bound
+            ):
+                report.lost_lease += 1
+                release(session=session, row_id=row_id, worker=self.worker)
+                return False
+        return True
+
     def _after_error(self, row_id: int, retries: int, exc: DeliveryError, report: DeliveryReport) -> None:
         """Retry later, with backoff, unless retrying cannot help or has been tried enough.
 
         An unreachable Rasa never fails a row: nothing was sent, and the message
         waits (capped backoff) until Rasa is back. Errors after which the message
-        may have arrived count toward ``max_attempts``.
+        may have arrived, and answers without the rendered message (the action server
+        down or failing), count toward ``max_attempts``.
         """
         error = f"{type(exc).__name__}: {exc}"
         retries += 1
         with self.sessions.begin() as session:
             permanent = isinstance(exc, RasaRejected) and not isinstance(exc, RasaAuthError)
-            exhausted = isinstance(exc, RasaUncertain) and retries >= self.config.delivery.max_attempts
+            exhausted = isinstance(exc, (RasaUncertain, NotRendered)) and retries >= self.config.delivery.max_attempts
             if permanent or exhausted:
                 mark_failed(session=session, row_id=row_id, worker=self.worker, error=error)
                 report.failed += 1

@@ -34,6 +34,8 @@ from supportbot.store.models import (
     SupportInteraction,
 )
 from supportbot.store.outreach_models import OutboxMessage, OutreachTipSent
+from supportbot.store.perk_models import SubscriptionDiscount
+from supportbot.store.repo import DiscountView, best_discount, price_after
 
 PENDING = ("planned", "sending")
 
@@ -66,10 +68,23 @@ def _status() -> Any:
     return func.coalesce(OutboxMessage.status, "")
 
 
-def _next_price(price_cents: int, discount_percent: int, discount_until: dt.date | None, day: dt.date | None) -> int:
-    if discount_percent and discount_until and day and day <= discount_until:
-        return round(price_cents * (100 - discount_percent) / 100)
-    return price_cents
+def _perk_discounts(session: Session, ids: Sequence[str]) -> dict[int, list[DiscountView]]:
+    """Perk discounts of the batch's subscriptions, by subscription id."""
+    rows = session.execute(
+        select(
+            SubscriptionDiscount.subscription_id,
+            SubscriptionDiscount.basis_points,
+            SubscriptionDiscount.starts_on,
+            SubscriptionDiscount.until,
+            SubscriptionDiscount.reason,
+        )
+        .join(Subscription, Subscription.id == SubscriptionDiscount.subscription_id)
+        .where(_span(Subscription.customer_id, ids))
+    )
+    found: dict[int, list[DiscountView]] = {}
+    for sub_id, basis_points, starts_on, until, reason in rows:
+        found.setdefault(sub_id, []).append(DiscountView(basis_points, starts_on, until, reason))
+    return found
 
 
 def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, SubscriptionFacts]:
@@ -95,6 +110,7 @@ def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, Subscripti
         .order_by(Subscription.customer_id, Subscription.id.desc())
     )
     chosen: dict[str, SubscriptionFacts] = {}
+    perk_discounts = _perk_discounts(session, ids)
     for cid, sid, code, name, features, status, renews_on, auto, price, disc, disc_until, currency in rows:
         current = chosen.get(cid)
         if current is not None and (current.status != "cancelled" or status == "cancelled"):
@@ -107,7 +123,14 @@ def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, Subscripti
             status=status,
             renews_on=renews_on,
             auto_renew=auto,
-            next_price_cents=_next_price(price, disc, disc_until, renews_on),
+            next_price_cents=price_after(
+                price,
+                best_discount(
+                    renews_on, discount_percent=disc, discount_until=disc_until, discounts=perk_discounts.get(sid, ())
+                ),
+            )
+            if renews_on
+            else price,
             currency=currency,
         )
     return chosen

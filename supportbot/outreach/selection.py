@@ -18,6 +18,7 @@ from typing import Any
 from supportbot.formatting import feature_name, join_words, long_date, money, relative_days
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig, Tip
 from supportbot.outreach.timing import full_years, is_yearly_occurrence
+from supportbot.services.perk_types import DISCOUNTABLE_STATUSES, FreeMonthPerk, PercentOffPerk, Perk, perk_config
 from supportbot.store.models import LOYALTY_TIERS
 
 WEB_SESSION = "web"
@@ -209,7 +210,7 @@ def birthday(facts: CustomerFacts, day: dt.date, config: OutreachConfig) -> Cand
         customer_id=facts.customer_id,
         campaign="birthday",
         occasion=f"birthday:{day.year}",
-        payload={"name": facts.first_name, "perk": config.campaigns.birthday.perk},
+        payload={"name": facts.first_name, "perk": perk_payload(config.campaigns.birthday.perk, facts)},
         reason=f"birthday {facts.birthday:%d %B}",
     )
 
@@ -222,9 +223,25 @@ def anniversary(facts: CustomerFacts, day: dt.date, config: OutreachConfig) -> C
         customer_id=facts.customer_id,
         campaign="anniversary",
         occasion=f"anniversary:{day.year}",
-        payload={"name": facts.first_name, "years": years, "perk": config.campaigns.anniversary.perk},
+        payload={
+            "name": facts.first_name,
+            "years": years,
+            "perk": perk_payload(config.campaigns.anniversary.perk, facts),
+        },
         reason=f"customer since {facts.customer_since.isoformat()}: {years} year{'s' if years != 1 else ''}",
     )
+
+
+def perk_payload(perk: Perk | None, facts: CustomerFacts) -> dict[str, Any] | None:
+    """The perk's configuration for the outbox row, if this customer can be given it: a discount
+    needs a running subscription to attach to. The action grants it and words the message."""
+    if perk is None:
+        return None
+    if isinstance(perk, PercentOffPerk | FreeMonthPerk):
+        sub = facts.subscription
+        if sub is None or sub.status not in DISCOUNTABLE_STATUSES or sub.renews_on is None:
+            return None
+    return perk_config(perk)
 
 
 def ordinal(n: int) -> str:
@@ -250,7 +267,7 @@ def loyalty_milestone(facts: CustomerFacts, day: dt.date, config: OutreachConfig
             payload={
                 "name": facts.first_name,
                 "milestone": f"you've reached {tier.title()} status!",
-                "perk": cfg.tiers[tier],
+                "perk": perk_payload(cfg.tiers[tier], facts),
             },
             reason=f"reached {tier} on {since.isoformat()}",
         )
@@ -266,7 +283,7 @@ def loyalty_milestone(facts: CustomerFacts, day: dt.date, config: OutreachConfig
             payload={
                 "name": facts.first_name,
                 "milestone": f"that was your {ordinal(n)} order with us. Thank you!",
-                "perk": cfg.order_counts[n],
+                "perk": perk_payload(cfg.order_counts[n], facts),
             },
             reason=f"{facts.orders_total} orders, {facts.orders_recent} in the last {cfg.window_days} days",
         )
@@ -286,11 +303,14 @@ def surprise_perk(facts: CustomerFacts, day: dt.date, config: OutreachConfig) ->
     years = full_years(facts.customer_since, day)
     if years < cfg.min_tenure_years or LOYALTY_TIERS.index(tier) < LOYALTY_TIERS.index(cfg.min_tier):
         return None
+    perk = perk_payload(cfg.perk, facts)
+    if perk is None:  # the message is the perk: without one it has nothing to say
+        return None
     return Candidate(
         customer_id=facts.customer_id,
         campaign="surprise_perk",
         occasion=f"perk:{day.year}",
-        payload={"name": facts.first_name, "perk": cfg.perk},
+        payload={"name": facts.first_name, "perk": perk},
         reason=f"{years} years with us, {tier} tier",
     )
 

@@ -54,6 +54,16 @@ def add_period(day: dt.date, billing_period: str) -> dt.date:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def renewal_price_cents(*, session: Session, subscription_id: int, day: dt.date) -> int:
+    """What the renewal charge on ``day`` costs, with the largest discount running then (the
+    retention offer's columns or a perk's ``subscription_discounts`` row; they do not stack).
+    Every price shown for a renewal goes through this (or ``SubscriptionView.price_on``, the same rule)."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is None:
+        raise NotFoundError(f"subscription {subscription_id} not found")
+    return _subscription_view(sub).price_on(day)
+
+
 def renew_now(
     *, session: Session, customer_id: str, today: dt.date, conversation: ConversationRef | None
 ) -> SubscriptionView:

@@ -71,7 +71,14 @@ class OutboxMessage(Base):
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     confirmed_by: Mapped[str | None] = mapped_column(String(16))
-    """How ``sent`` was established: ``response`` (Rasa answered) or ``tracker`` (found after a crash)."""
+    """How ``sent`` was established: ``response`` (Rasa's answer held the rendered message) or
+    ``tracker`` (an earlier attempt's message was found in the conversation before any resend)."""
+    rendered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When action_deliver_outreach first rendered the message, written in the same transaction
+    as the rendering (and the perk's grant): the row's render mark."""
+    renders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times the action rendered it: more than one means Rasa lost a rendered message
+    before saving it (the at-least-once case of docs/OUTREACH.md)."""
 
 
 class OutreachTipSent(Base):

@@ -7,10 +7,11 @@ them after the unit of work ends and nothing lazy-loads behind its back.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from supportbot.store.models import (
     OUTREACH_KINDS,
@@ -23,6 +24,7 @@ from supportbot.store.models import (
     Plan,
     Subscription,
 )
+from supportbot.store.perk_models import LoyaltyLedgerEntry, PerkGrant, SubscriptionDiscount
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,33 @@ class PlanView:
     monthly_price_cents: int
     currency: str
     features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DiscountView:
+    """A discount on renewals from ``starts_on`` to ``until`` (the last renewal date it covers)."""
+
+    basis_points: int
+    """1000 = 10 % off; 10000 = free."""
+    starts_on: dt.date
+    until: dt.date
+    reason: str
+
+
+def price_after(price_cents: int, basis_points: int) -> int:
+    return round(price_cents * (10_000 - min(basis_points, 10_000)) / 10_000)
+
+
+def best_discount(
+    day: dt.date, *, discount_percent: int, discount_until: dt.date | None, discounts: Iterable[DiscountView]
+) -> int:
+    """Basis points off the renewal charge on ``day``: the largest discount running then (the
+    retention offer's two columns or a perk's row); discounts do not stack."""
+    best = discount_percent * 100 if discount_percent and discount_until and day <= discount_until else 0
+    for discount in discounts:
+        if discount.starts_on <= day <= discount.until:
+            best = max(best, discount.basis_points)
+    return best
 
 
 @dataclass(frozen=True)
@@ -48,12 +77,16 @@ class SubscriptionView:
     auto_renew: bool
     discount_percent: int
     discount_until: dt.date | None
+    discounts: tuple[DiscountView, ...] = ()
+    """Perk discounts (``subscription_discounts``), beside the retention offer's two columns."""
 
     def price_on(self, day: dt.date) -> int:
-        """What the next charge on ``day`` costs, with any retention discount still running."""
-        if self.discount_percent and self.discount_until and day <= self.discount_until:
-            return round(self.price_cents * (100 - self.discount_percent) / 100)
-        return self.price_cents
+        """What the renewal charge on ``day`` costs: the largest discount running then applies
+        (the retention offer's or a perk's; they do not stack)."""
+        best = best_discount(
+            day, discount_percent=self.discount_percent, discount_until=self.discount_until, discounts=self.discounts
+        )
+        return price_after(self.price_cents, best)
 
 
 @dataclass(frozen=True)
@@ -73,6 +106,25 @@ class LoyaltyView:
     points: int
     tier: str
     tier_since: dt.date | None
+
+
+@dataclass(frozen=True)
+class LedgerEntryView:
+    points: int
+    reason: str
+    source: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PerkView:
+    """A perk granted to the customer, as they and the support team see it."""
+
+    kind: str
+    description: str
+    reason: str
+    status: str
+    granted_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -119,6 +171,18 @@ def _plan_view(plan: Plan) -> PlanView:
     return PlanView(plan.code, plan.name, plan.rank, plan.monthly_price_cents, plan.currency, features)
 
 
+def _discount_views(sub: Subscription) -> tuple[DiscountView, ...]:
+    session = object_session(sub)
+    if session is None or sub.id is None:
+        return ()
+    rows = session.scalars(
+        select(SubscriptionDiscount)
+        .where(SubscriptionDiscount.subscription_id == sub.id)
+        .order_by(SubscriptionDiscount.starts_on, SubscriptionDiscount.id)
+    )
+    return tuple(DiscountView(d.basis_points, d.starts_on, d.until, d.reason) for d in rows)
+
+
 def _subscription_view(sub: Subscription) -> SubscriptionView:
     return SubscriptionView(
         id=sub.id,
@@ -132,6 +196,7 @@ def _subscription_view(sub: Subscription) -> SubscriptionView:
         auto_renew=sub.auto_renew,
         discount_percent=sub.discount_percent,
         discount_until=sub.discount_until,
+        discounts=_discount_views(sub),
     )
 
 
@@ -236,6 +301,28 @@ def plan_catalogue(*, session: Session) -> list[PlanView]:
 def loyalty_rewards(*, session: Session) -> list[RewardView]:
     rewards = session.scalars(select(LoyaltyReward).order_by(LoyaltyReward.points_cost))
     return [RewardView(r.code, r.name, r.points_cost, r.min_tier) for r in rewards]
+
+
+def loyalty_history(*, session: Session, customer_id: str, limit: int = 5) -> list[LedgerEntryView]:
+    """The latest movements of points, newest first, each with its reason."""
+    rows = session.scalars(
+        select(LoyaltyLedgerEntry)
+        .where(LoyaltyLedgerEntry.customer_id == customer_id)
+        .order_by(LoyaltyLedgerEntry.created_at.desc(), LoyaltyLedgerEntry.id.desc())
+        .limit(limit)
+    )
+    return [LedgerEntryView(e.points, e.reason, e.source, e.created_at) for e in rows]
+
+
+def granted_perks(*, session: Session, customer_id: str, limit: int = 10) -> list[PerkView]:
+    """Perks granted to the customer, newest first (claimable rewards included)."""
+    rows = session.scalars(
+        select(PerkGrant)
+        .where(PerkGrant.customer_id == customer_id)
+        .order_by(PerkGrant.granted_at.desc(), PerkGrant.id.desc())
+        .limit(limit)
+    )
+    return [PerkView(g.kind, g.description, g.reason, g.status, g.granted_at) for g in rows]
 
 
 def feature_usage(*, session: Session, customer_id: str) -> list[UsageView]:

@@ -230,3 +230,44 @@ def test_a_message_too_late_to_matter_is_skipped(store: sessionmaker[Session], p
 def test_payload_survives_as_json(store: sessionmaker[Session], planned: OutreachConfig) -> None:
     payload = json.loads(row(store).payload)
     assert payload["renews_on"] == "2026-03-13" and payload["when"] == "in 3 days"
+
+
+def test_an_answer_without_the_rendered_message_is_not_sent_but_retried(
+    store: sessionmaker[Session], planned: OutreachConfig
+) -> None:
+    """Security finding 6a: with its action server down Rasa still answers 200 and keeps the
+    external event; the row must wait for a real rendering, not read ``sent``."""
+    rasa, clock = FakeRasa(), FrozenClock(SEND)
+    rasa.mode = "actions-down"
+    worker = deliverer(store, rasa, clock, planned)
+    report = worker.deliver_once()
+    assert (report.sent, report.retried) == (0, 1)
+    reminder = row(store)
+    assert reminder.status == "planned" and "NotRendered" in (reminder.last_error or "")
+    assert rasa.delivered(reminder.id) == 1 and rasa.shown(reminder.id) == 0
+    rasa.mode = "up"
+    assert reminder.next_attempt_at is not None
+    clock.now = reminder.next_attempt_at
+    report = worker.deliver_once()
+    assert (report.sent, report.confirmed_from_tracker) == (1, 0)  # looked, found nothing, sent again
+    assert rasa.tracker_reads == 1 and rasa.shown(reminder.id) == 1
+    assert (row(store).status, row(store).confirmed_by) == ("sent", "response")
+
+
+def test_a_delivered_message_found_after_a_crash_stays_sent_whatever_changed_since(
+    store: sessionmaker[Session], planned: OutreachConfig
+) -> None:
+    """Security finding 6c: the tracker check comes before the pre-send checks, so a message the
+    customer got is ``sent`` (and counts toward the caps) even if they opted out just after."""
+    rasa, clock = FakeRasa(), FrozenClock(SEND)
+    rasa.mode = "lost-response"
+    with pytest.raises(Crash):
+        deliverer(store, rasa, clock, planned).deliver_once()
+    with store.begin() as session:
+        set_consent(session=session, customer_id="C1", kind="renewal", granted=False, conversation=None)
+    rasa.mode = "up"
+    clock.advance(seconds=planned.delivery.lease_seconds + 1)
+    report = deliverer(store, rasa, clock, planned).deliver_once()
+    assert (report.sent, report.confirmed_from_tracker, dict(report.skipped)) == (1, 1, {})
+    assert (row(store).status, row(store).confirmed_by) == ("sent", "tracker")
+    assert rasa.shown(row(store).id) == 1 and len(rasa.triggers) == 1

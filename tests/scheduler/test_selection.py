@@ -138,7 +138,7 @@ def test_29_february_birthday_greeted_on_28_february_in_2026_and_on_the_day_in_2
 def test_loyalty_tier_reached_this_week_with_its_perk_once() -> None:
     found = campaigns(facts(loyalty_tier="gold", tier_since=DAY - dt.timedelta(days=2)))["loyalty_milestone"]
     assert found.occasion == "tier:gold"
-    assert found.payload["perk"] == CONFIG.campaigns.loyalty_milestone.tiers["gold"]
+    assert found.payload["perk"] == {"reward": "Lumen sticker pack"}  # the perk's config: granted at delivery
     assert "loyalty_milestone" not in campaigns(facts(loyalty_tier="gold", tier_since=DAY - dt.timedelta(days=30)))
     assert "loyalty_milestone" not in campaigns(facts(loyalty_tier="bronze", tier_since=DAY))
 
@@ -158,6 +158,20 @@ def test_surprise_perk_on_the_customers_own_day_for_loyal_customers() -> None:
     assert "surprise_perk" not in campaigns(loyal, day=perk_day + dt.timedelta(days=1))
     assert "surprise_perk" not in campaigns(replace(loyal, loyalty_tier="bronze"), day=perk_day)
     assert "surprise_perk" not in campaigns(replace(loyal, customer_since=dt.date(2025, 1, 1)), day=perk_day)
+
+
+def test_a_discount_perk_is_planned_only_for_a_subscription_it_can_come_off() -> None:
+    """The shipped surprise perk is a free month: nothing to give a customer without a running plan,
+    and that message is only the perk, so it is not planned; a birthday's points need no plan."""
+    loyal = facts(customer_id="C42", customer_since=dt.date(2020, 1, 1), loyalty_tier="silver")
+    perk_day = dt.date(2026, 1, 1) + dt.timedelta(days=perk_day_of_year("C42") - 1)
+    assert campaigns(loyal, day=perk_day)["surprise_perk"].payload["perk"] == {"free_months": 1}
+    assert loyal.subscription is not None
+    cancelled = replace(loyal, subscription=replace(loyal.subscription, status="cancelled"))
+    assert "surprise_perk" not in campaigns(cancelled, day=perk_day)
+    assert "surprise_perk" not in campaigns(replace(loyal, subscription=None), day=perk_day)
+    birthday = facts(subscription=None, birthday=dt.date(1990, 3, 10))
+    assert campaigns(birthday)["birthday"].payload["perk"] == {"points": 200}
 
 
 def test_csat_follow_up_after_a_closed_handoff_is_due_after_the_delay() -> None:
