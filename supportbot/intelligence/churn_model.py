@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, SplineTransformer, StandardScaler
 
@@ -160,7 +160,7 @@ def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
 
 
-class BlendScorer(ClassifierMixin, BaseEstimator):
+class BlendScorer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
     """The uncalibrated score: additive model, optionally blended with boosted trees in log-odds.
 
     A scikit-learn estimator so that cross-validation helpers can clone and fit it.
@@ -202,12 +202,13 @@ class ChurnModel:
     """Calibration ``p = sigmoid(a·score + b)``, fitted on out-of-fold scores of the training rows."""
     baseline_terms: dict[str, float] = field(default_factory=dict)
 
-    def fit(self, rows: Sequence[Row], labels: Sequence[int]) -> ChurnModel:
+    def fit(self, rows: Sequence[Row], labels: Sequence[int], *, groups: Sequence[str] | None = None) -> ChurnModel:
+        """Fit on ``rows``; ``groups`` (e.g. customer ids) keeps one customer's rows in one calibration fold."""
         x, y = to_matrix(rows, self.spec), np.asarray(labels, dtype=int)
         if len(set(y.tolist())) < 2:
             raise ValueError("training needs both churned and retained examples")
         self.scorer = BlendScorer(self.spec, self.settings).fit(x, y)
-        self.platt = _fit_platt(out_of_fold_scores(x, y, self.spec, self.settings), y)
+        self.platt = _fit_platt(out_of_fold_scores(x, y, self.spec, self.settings, groups=groups), y)
         terms = self._terms(x)
         self.baseline_terms = {name: float(terms[name].mean()) for name in terms}
         return self
@@ -254,18 +255,30 @@ class ChurnModel:
 
 
 def out_of_fold_scores(
-    x: NDArray[Any], y: NDArray[np.int_], spec: FeatureSpec, settings: ChurnSettings
+    x: NDArray[Any],
+    y: NDArray[np.int_],
+    spec: FeatureSpec,
+    settings: ChurnSettings,
+    *,
+    groups: Sequence[str] | None = None,
 ) -> NDArray[np.float64]:
-    """Scores of every training row by a model that did not see it (stratified K-fold)."""
+    """Scores of every training row by a model that did not see it (stratified K-fold, grouped if asked)."""
     folds = min(settings.calibration_folds, int(np.bincount(y).min()))
     if folds < 2:
         raise ValueError("calibration needs at least two examples of each outcome")
     scores = np.zeros(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=settings.seed)
-    for train, held in splitter.split(x, y):
+    splitter = stratified_folds(folds, seed=settings.seed, grouped=groups is not None)
+    for train, held in splitter.split(x, y, groups):
         scorer = clone(BlendScorer(spec, settings)).fit(x[train], y[train])
         scores[held] = scorer.decision_function(x[held])
     return scores
+
+
+def stratified_folds(folds: int, *, seed: int, grouped: bool) -> StratifiedKFold | StratifiedGroupKFold:
+    """Stratified K-fold; grouped when one customer has several rows (several cut-offs)."""
+    if grouped:
+        return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
 
 
 def _fit_platt(scores: NDArray[np.float64], y: NDArray[np.int_]) -> tuple[float, float]:

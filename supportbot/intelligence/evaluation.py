@@ -15,7 +15,14 @@ from numpy.typing import NDArray
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 
-from supportbot.intelligence.churn_model import BlendScorer, ChurnSettings, FeatureSpec, Row, to_matrix
+from supportbot.intelligence.churn_model import (
+    BlendScorer,
+    ChurnSettings,
+    FeatureSpec,
+    Row,
+    stratified_folds,
+    to_matrix,
+)
 
 
 @dataclass(frozen=True)
@@ -75,11 +82,31 @@ def cross_validated_auc(
     repeats: int = 1,
     seed: int = 0,
     n_jobs: int = 1,
+    groups: Sequence[str] | None = None,
 ) -> NDArray[np.float64]:
-    """ROC AUC of every held-out fold of repeated stratified K-fold over ``rows``."""
+    """ROC AUC of every held-out fold of repeated stratified K-fold over ``rows``.
+
+    With ``groups`` (customer ids, when a customer has rows at several cut-offs) the folds are
+    stratified group folds, one per repeat seed, so no customer is on both sides of a fold."""
     x, y = to_matrix(rows, spec), np.asarray(labels, dtype=int)
-    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
-    scores = cross_val_score(BlendScorer(spec, settings), x, y, cv=splitter, scoring="roc_auc", n_jobs=n_jobs)
+    scorer = BlendScorer(spec, settings)
+    if groups is None:
+        splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+        scores = cross_val_score(scorer, x, y, cv=splitter, scoring="roc_auc", n_jobs=n_jobs)
+        return np.asarray(scores, dtype=np.float64)
+    parts = [
+        cross_val_score(
+            scorer,
+            x,
+            y,
+            groups=list(groups),
+            cv=stratified_folds(folds, seed=seed + r, grouped=True),
+            scoring="roc_auc",
+            n_jobs=n_jobs,
+        )
+        for r in range(repeats)
+    ]
+    scores = np.concatenate(parts)
     return np.asarray(scores, dtype=np.float64)
 
 
@@ -100,6 +127,7 @@ def select_settings(
     repeats: int = 1,
     seed: int = 0,
     n_jobs: int = 1,
+    groups: Sequence[str] | None = None,
 ) -> tuple[ChurnSettings, list[Candidate]]:
     """The candidate with the best mean cross-validated AUC over ``rows`` (pass training rows only)."""
     if not candidates:
@@ -107,7 +135,7 @@ def select_settings(
     table = []
     for settings in candidates:
         scores = cross_validated_auc(
-            rows, labels, spec, settings, folds=folds, repeats=repeats, seed=seed, n_jobs=n_jobs
+            rows, labels, spec, settings, folds=folds, repeats=repeats, seed=seed, n_jobs=n_jobs, groups=groups
         )
         table.append(Candidate(settings, float(scores.mean()), float(scores.std())))
     best = max(table, key=lambda c: c.mean_auc)
