@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def train_churn(
     cutoffs: int = 12,
     origin: str = "store",
     n_jobs: int = 1,
+    candidates: Sequence[ChurnSettings] = CANDIDATES,
 ) -> TrainReport:
     """Train, backtest and save a churn model; record the run. Raises ``InvalidRequestError`` on too little history."""
     store = load_history(session=session)
@@ -116,7 +118,7 @@ def train_churn(
     newest = points[-1]
     past = [e for e in examples if e.cutoff + horizon_days * DAY <= newest]
     test = [e for e in examples if e.cutoff == newest]
-    backtest, settings, candidates = _backtest(past, test, n_jobs)
+    backtest, settings, table = _backtest(past, test, candidates, n_jobs)
     model = ChurnModel(SPEC, settings).fit(
         [e.features for e in examples], [e.label or 0 for e in examples], groups=[e.customer_id for e in examples]
     )
@@ -133,7 +135,7 @@ def train_churn(
         "customers": len({e.customer_id for e in examples}),
         "features": asdict(SPEC),
         "settings": asdict(settings),
-        "candidates": candidates,
+        "candidates": table,
         "backtest": backtest,
         "sklearn": sklearn.__version__,
     }
@@ -166,17 +168,17 @@ def _check_enough(examples: list[Example], points: list[dt.datetime], horizon_da
 
 
 def _backtest(
-    past: list[Example], test: list[Example], n_jobs: int
+    past: list[Example], test: list[Example], grid: Sequence[ChurnSettings], n_jobs: int
 ) -> tuple[dict[str, Any] | None, ChurnSettings, list[dict[str, Any]]]:
     """Choose settings on ``past`` (grouped CV), score the newest cut-off once; None if either side is too thin."""
     labels = [e.label or 0 for e in past]
     if len(past) < MIN_EXAMPLES // 2 or min(sum(labels), len(labels) - sum(labels)) < 10:
-        return None, CANDIDATES[0], []
+        return None, grid[0], []
     settings, table = select_settings(
         [e.features for e in past],
         labels,
         SPEC,
-        CANDIDATES,
+        grid,
         folds=5,
         groups=[e.customer_id for e in past],
         n_jobs=n_jobs,

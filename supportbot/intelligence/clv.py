@@ -36,7 +36,7 @@ def order_rfm(*, session: Session, as_of: dt.datetime) -> tuple[list[str], RFM, 
     query = select(Order.customer_id, Order.placed_at, Order.total_cents).where(
         Order.placed_at < as_of, Order.status.not_in(("cancelled", "returned"))
     )
-    for cid, placed, cents in session.execute(query).tuples():
+    for cid, placed, cents in session.execute(query):
         days[cid][placed.date()] += cents
     ids = sorted(days)
     x, tx, age, spend = (np.zeros(len(ids)) for _ in range(4))
@@ -98,7 +98,7 @@ def compute_clv(*, session: Session, as_of: dt.datetime) -> IntelRun:
 
 
 def _subscription_value(session: Session, as_of: dt.datetime) -> dict[str, float]:
-    risks = dict(session.execute(select(ChurnScore.customer_id, ChurnScore.probability)).tuples())
+    risks = {k: v for k, v in session.execute(select(ChurnScore.customer_id, ChurnScore.probability))}
     out: dict[str, float] = {}
     query = select(Subscription).where(Subscription.status != "cancelled", Subscription.started_on <= as_of.date())
     for sub in session.scalars(query):

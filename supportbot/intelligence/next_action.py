@@ -191,10 +191,10 @@ def gather_facts(*, session: Session, now: dt.datetime) -> list[ActionFacts]:
         Feedback.created_at >= now - 365 * DAY,
         Feedback.created_at < now,
     )
-    for cid, rating in session.execute(query.order_by(Feedback.created_at)).tuples():
+    for cid, rating in session.execute(query.order_by(Feedback.created_at)):
         if cid is not None and rating is not None:
             nps[cid] = rating
-    tiers = dict(session.execute(select(LoyaltyAccount.customer_id, LoyaltyAccount.tier)).tuples())
+    tiers = {k: v for k, v in session.execute(select(LoyaltyAccount.customer_id, LoyaltyAccount.tier))}
     withheld: dict[str, set[str]] = defaultdict(set)
     for c in session.scalars(select(Consent).where(Consent.granted.is_(False))):
         withheld[c.customer_id].add(c.kind)
@@ -202,7 +202,7 @@ def gather_facts(*, session: Session, now: dt.datetime) -> list[ActionFacts]:
     query_sent = select(OutboxMessage.customer_id, OutboxMessage.sent_at, OutboxMessage.campaign).where(
         OutboxMessage.status == "sent", OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < now
     )
-    for cid, at, campaign in session.execute(query_sent).tuples():
+    for cid, at, campaign in session.execute(query_sent):
         if at is not None:
             sent[cid].append((at, campaign))
     out = []

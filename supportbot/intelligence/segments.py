@@ -166,7 +166,7 @@ def _spend(history: CustomerHistory, as_of: dt.datetime) -> float:
 def compute_segments(*, session: Session, as_of: dt.datetime) -> IntelRun:
     """Assign every customer a segment, store the assignments and this run's per-segment figures."""
     store = load_history(session=session)
-    risks = dict(session.execute(select(ChurnScore.customer_id, ChurnScore.probability)).tuples())
+    risks = {k: v for k, v in session.execute(select(ChurnScore.customer_id, ChurnScore.probability))}
     facts = {cid: facts_for(store, h, as_of, risks.get(cid)) for cid, h in store.customers.items()}
     spends = sorted((f.spend_365d for f in facts.values() if f.spend_365d > 0), reverse=True)
     top = spends[max(0, int(len(spends) * TOP_SPEND_SHARE) - 1)] if spends else float("inf")
