@@ -8,7 +8,7 @@ examples whose windows closed before the newest cut-off. That newest cut-off is 
 the model never saw it, and its AUC, Brier score and reliability table go into the metadata.
 The model that is saved is then refitted on every example.
 
-Below ``MIN_EXAMPLES`` labelled examples or ``MIN_PER_CLASS`` of either outcome, training
+Below ``MIN_EXAMPLES`` labelled examples or ``MIN_ENDED`` distinct subscriptions of either outcome, training
 refuses with a message saying what is missing; a model fitted on a handful of cancellations
 would rank customers by noise. The demo store has few ended subscriptions: ``synthetic`` builds
 a labelled, clearly synthetic history to train on for a demo.
@@ -43,7 +43,7 @@ from supportbot.settings import PROJECT_ROOT
 from supportbot.store.intelligence_models import ChurnScore, IntelRun
 
 MIN_EXAMPLES = 200
-MIN_PER_CLASS = 30
+MIN_ENDED = 50
 MODEL_DIR_ENV = "SUPPORTBOT_INTEL_MODEL_DIR"
 CANDIDATES = (
     ChurnSettings(c=0.1, spline_knots=5),
@@ -153,17 +153,20 @@ DAY = dt.timedelta(days=1)
 
 
 def _check_enough(examples: list[Example], points: list[dt.datetime], horizon_days: int) -> None:
-    churned = sum(e.label == 1 for e in examples)
-    retained = len(examples) - churned
-    if len(examples) >= MIN_EXAMPLES and min(churned, retained) >= MIN_PER_CLASS:
+    """Enough examples, and enough *distinct* ended subscriptions: one cancellation is an example at up to
+    three monthly cut-offs, so counting examples alone would let a handful of cancellations pass."""
+    ended = len({e.customer_id for e in examples if e.label == 1})
+    retained = len({e.customer_id for e in examples if e.label == 0})
+    if len(examples) >= MIN_EXAMPLES and ended >= MIN_ENDED and retained >= MIN_ENDED:
         return
     raise InvalidRequestError(
-        f"not enough history to train a churn model: {len(examples)} labelled examples ({churned} ended, "
-        f"{retained} still running {horizon_days} days later) at {len(points)} cut-offs from "
-        f"{points[0].date()} to {points[-1].date()}; at least {MIN_EXAMPLES} examples with {MIN_PER_CLASS} of "
-        "each outcome are needed. Import more subscription history, or for a demo train on the synthetic "
-        "history: python -m supportbot.intelligence synthetic-history var/intel-synthetic.db, then "
-        "train-churn --database-url sqlite:///var/intel-synthetic.db --origin synthetic"
+        f"not enough history to train a churn model: {len(examples)} labelled examples from {ended} subscriptions "
+        f"that ended within {horizon_days} days of a cut-off and {retained} that kept running, at {len(points)} "
+        f"monthly cut-offs from {points[0].date()} to {points[-1].date()}; at least {MIN_EXAMPLES} examples and "
+        f"{MIN_ENDED} subscriptions of each kind are needed. Import more subscription history, or for a demo train "
+        "on the synthetic history: python -m supportbot.intelligence synthetic-history var/intel-synthetic.db, "
+        "then python -m supportbot.intelligence --database-url sqlite:///var/intel-synthetic.db train-churn "
+        "--origin synthetic"
     )
 
 
