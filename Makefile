@@ -45,7 +45,7 @@ clean:          ## remove local state (databases, models, results), keep the env
 # and `make bench` writes the latest figures into docs/BENCHMARKS.md (between its bench:latest markers).
 # BENCH_CUSTOMERS=20000 BENCH_DELIVER=0 for a quick outreach run; BENCH_BERTOPIC=0 skips the UMAP/HDBSCAN row
 # (which needs a throwaway venv over the app env with umap-learn and hdbscan, built here on first use).
-.PHONY: bench bench-themes bench-theme-threshold bench-outreach bench-nlu bench-load bench-summary
+.PHONY: bench bench-themes bench-theme-threshold bench-outreach bench-nlu bench-load bench-summary bench-churn bench-clv
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DELIVER ?= 200
 BENCH_DELIVER_SECONDS ?= 120
@@ -60,7 +60,8 @@ BENCH_NLU_ARGS ?=
 BENCH_LOAD_ARGS ?=
 
 bench: envs train  ## every benchmark, one after the other, then the summary (hours); results in bench-results/
-	@$(MAKE) --no-print-directory bench-nlu bench-load bench-theme-threshold bench-themes bench-outreach
+	@$(MAKE) --no-print-directory bench-nlu bench-load bench-theme-threshold bench-themes bench-outreach \
+	  bench-churn bench-clv
 	@$(MAKE) --no-print-directory bench-summary
 
 bench-summary:  ## print the latest figures and write them into docs/BENCHMARKS.md
@@ -87,3 +88,10 @@ bench-load: envs train  ## conversation latency at N = 1, 8, 32: our stack (with
 bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers; deliver BENCH_DELIVER into Rasa
 	HF_HUB_OFFLINE=1 $(APP_PY) bench/outreach_plan.py --customers $(BENCH_CUSTOMERS) \
 	  --deliver $(BENCH_DELIVER) --deliver-seconds $(BENCH_DELIVER_SECONDS) $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
+
+BENCH_CHURN_ARGS ?=
+bench-churn: envs  ## churn model vs one-hot logistic regression on IBM Telco churn: published split + nested repeated 5-fold (about 40 min)
+	$(APP_PY) -m bench.churn $(BENCH_CHURN_ARGS)
+
+bench-clv: envs  ## BG/NBD + Gamma-Gamma vs the carried-forward rate on CDNOW (39 + 39 weeks; under a minute)
+	$(APP_PY) -m bench.clv

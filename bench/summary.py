@@ -267,6 +267,13 @@ def outreach(name: str = "outreach.json") -> Section | None:
     return section
 
 
+def _intelligence() -> list[tuple[str, Any]]:
+    """Churn (Telco) and lifetime value (CDNOW), built in ``bench.intel_summary``."""
+    from bench import intel_summary
+
+    return [("churn.json", intel_summary.churn), ("clv.json", intel_summary.clv)]
+
+
 def sections() -> tuple[list[Section], list[str]]:
     found, missing = [], []
     for name, build in (
@@ -275,6 +282,7 @@ def sections() -> tuple[list[Section], list[str]]:
         ("theme_threshold.json", theme_threshold),
         ("themes.json", themes),
         ("outreach.json", outreach),
+        *_intelligence(),
     ):
         section = build(name)
         if section is None:
