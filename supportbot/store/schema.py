@@ -8,6 +8,7 @@ not the parts, wherever the whole schema is needed.
 from __future__ import annotations
 
 import supportbot.store.console_models
+import supportbot.store.dialogue_models
 import supportbot.store.feedback_models  # noqa: F401  (feedback and themes tables)
 from supportbot.store import models, outreach_models  # noqa: F401  (importing registers the tables)
 from supportbot.store.models import Base
