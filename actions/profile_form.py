@@ -65,6 +65,10 @@ NOT_READ = {
     "(email, SMS, WhatsApp, Telegram or chat).",
 }
 RESET = [SlotSet("update_field", None), SlotSet("update_value", None), SlotSet("update_partial", None)]
+OPENING = "__opening__:"
+"""Marks a value found in the message that started (or restarted) the form."""
+RESUMED = "__resumed__"
+RESTART = "__restart__"
 
 
 def today() -> dt.date:
@@ -184,37 +188,54 @@ class ValidateProfileUpdateForm(FormValidationAction):
     def extract_update_value(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        field = tracker.get_slot("update_field")
+        """Whether the message is for this form at all; ``validate_update_value`` reads it.
+
+        (rasa-sdk keeps only the form's own slots from an extract method, so the reading, which
+        also sets the partial birthday and the failure count, happens in validation.)"""
         text = latest_text(tracker)
         intent, _ = latest_intent(tracker)
         requested = tracker.get_slot("requested_slot")
         if requested is None or intent in UPDATE_INTENTS:
-            # The opening message, or a new start ("actually, change my time zone"): use any value it has.
-            reading = read_value(field, text, partial=None, opening=True)
-            base = {"update_partial": None, FAILURES_SLOT: None, RESUME_SLOT: None}
-            if reading.value is not None and reading.field is not None:
-                return {**base, **settled("update_value", _value_slot(reading.field, reading.value))}
-            if reading.partial is not None:
-                return {
-                    **base,
-                    "update_partial": json.dumps({"month": reading.partial.month, "day": reading.partial.day}),
-                }
-            return base
+            # The opening message, or a new start ("actually, change my time zone"): use any value it
+            # has; a new start without one asks again from the beginning.
+            reading = read_value(tracker.get_slot("update_field"), text, partial=None, opening=True)
+            if reading.value is not None or reading.partial is not None:
+                return {"update_value": OPENING + text}
+            return {"update_value": RESTART} if requested is not None else {}
         if requested != "update_value":
             return {}
         partial = _partial_from_slot(tracker.get_slot("update_partial"))
-        reading = read_value(field, strip_correction(text) or text, partial=partial)
+        reading = read_value(tracker.get_slot("update_field"), strip_correction(text) or text, partial=partial)
         reply = read_reply(tracker, is_value=reading.is_value)
         if reply == "leave":
-            return settled("update_value", DROPPED)
+            return {"update_value": DROPPED}
         if reply == "resume":
-            return {RESUME_SLOT: None}
+            return {"update_value": RESUMED}
         if reply == "digression":
             return {}
+        return {"update_value": text}
+
+    def validate_update_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is None:
+            return {"update_value": None}  # cleared before the form started: not an answer
+        text = str(value)
+        field = tracker.get_slot("update_field")
+        if text == DROPPED:
+            return {**settled("update_value", DROPPED), "update_partial": None}
+        if text in (RESUMED, RESTART):
+            fresh = {"update_partial": None, FAILURES_SLOT: None} if text == RESTART else {}
+            return {"update_value": None, RESUME_SLOT: None, **fresh}
+        opening = text.startswith(OPENING)
+        text = text.removeprefix(OPENING)
+        partial = None if opening else _partial_from_slot(tracker.get_slot("update_partial"))
+        reading = read_value(field, strip_correction(text) or text, partial=partial, opening=opening)
         if reading.value is not None and reading.field is not None:
             return {**settled("update_value", _value_slot(reading.field, reading.value)), "update_partial": None}
         if reading.partial is not None:
             return {
+                "update_value": None,
                 "update_partial": json.dumps({"month": reading.partial.month, "day": reading.partial.day}),
                 FAILURES_SLOT: None,
                 RESUME_SLOT: None,
@@ -230,11 +251,6 @@ class ValidateProfileUpdateForm(FormValidationAction):
             dispatcher.utter_message(text=message)
         return values
 
-    def validate_update_value(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return {"update_value": value}
-
 
 class ActionAskUpdateValue(Action):
     """The form's question: the field's own, "which year?" for a partial birthday, or "shall we
@@ -247,9 +263,11 @@ class ActionAskUpdateValue(Action):
         field = str(tracker.get_slot("update_field") or "contact")
         partial = _partial_from_slot(tracker.get_slot("update_partial"))
         if resuming(tracker, FORM):
-            rendered = render(
-                dict(domain.get("responses") or {}), "utter_resume_profile_update", field=FIELD_NAMES[field]
-            )
+            responses = dict(domain.get("responses") or {})
+            if partial is not None:
+                rendered = render(responses, "utter_resume_birthday_year", day_month=partial.day_and_month())
+            else:
+                rendered = render(responses, "utter_resume_profile_update", field=FIELD_NAMES[field])
             dispatcher.utter_message(text=rendered.text, buttons=rendered.buttons)
             return [SlotSet(RESUME_SLOT, True)]
         if partial is not None:

@@ -35,6 +35,7 @@ from supportbot.store.repo import get_profile
 
 WAITING_SLOT = "handoff_requested"
 FORM = "problem_form"
+RESUMED = "__resumed__"
 NOT_A_DESCRIPTION = DIGRESSION_INTENTS - {"report_problem", "give_feedback"}
 """A message with one of these intents is a new request, not the description asked for."""
 
@@ -100,22 +101,25 @@ class ValidateProblemForm(FormValidationAction):
         if requested is None:
             # The message that started the report: it is the description if it says what is wrong.
             said = problem_description(text) if intent == "report_problem" else None
-            return settled("problem_description", said) if said else {}
+            return {"problem_description": said} if said else {}
         if requested != "problem_description":
             return {}
         reply = read_reply(tracker, is_value=False, digressions=NOT_A_DESCRIPTION)
         if reply == "leave":
-            return settled("problem_description", DROPPED)
+            return {"problem_description": DROPPED}
         if reply == "resume":
-            return {RESUME_SLOT: None}
+            return {"problem_description": RESUMED}
         if reply == "digression":
             return {}
-        return settled("problem_description", text.strip())
+        return {"problem_description": text.strip()}
 
     def validate_problem_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return {"problem_description": value}
+        # rasa-sdk keeps only the form's own slots from an extract method: the form state is set here.
+        if value == RESUMED:
+            return {"problem_description": None, RESUME_SLOT: None}
+        return settled("problem_description", value)
 
 
 class ActionAskProblemDescription(Action):

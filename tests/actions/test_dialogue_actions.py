@@ -283,21 +283,17 @@ async def test_waiting_for_a_person_is_answered_as_waiting_and_ends_when_the_han
     assert chat.slots["handoff_requested"] is None
 
 
-def form_tracker(chat: Chat, *, requested: str | None, field: str = "birthday") -> Tracker:
-    chat.slots.update({"update_field": field, "requested_slot": requested})
-    chat.active_loop = {"name": "profile_update_form"}
-    return chat.tracker()
-
-
-def extract(
+async def extract(
     chat: Chat, text: str, intent: str, *, requested: str | None = "update_value", field: str = "birthday"
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One reply to the profile form, through its whole validation action (as Rasa's form runs it)."""
     chat.latest = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": []}
     chat.events.append({"event": "user", "text": text, "parse_data": chat.latest})
+    chat.slots.update({"update_field": field, "requested_slot": requested})
+    chat.active_loop = {"name": "profile_update_form"}
     dispatcher = CollectingDispatcher()
-    values = ValidateProfileUpdateForm().extract_update_value(
-        dispatcher, form_tracker(chat, requested=requested, field=field), DOMAIN
-    )
+    events = await ValidateProfileUpdateForm().run(dispatcher, chat.tracker(), DOMAIN)
+    values = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     chat.slots.update(values)
     return values, dispatcher.messages
 
@@ -305,16 +301,16 @@ def extract(
 async def test_the_birthday_form_uses_the_opening_value_and_asks_only_for_a_missing_year(
     store: sessionmaker[Session],
 ) -> None:
-    values, _ = extract(Chat(), "please set my birthday to 14 March 1990", "update_birthday", requested=None)
+    values, _ = await extract(Chat(), "please set my birthday to 14 March 1990", "update_birthday", requested=None)
     assert json.loads(values["update_value"]) == {"field": "birthday", "value": "1990-03-14"}
     chat = Chat()
-    values, _ = extract(chat, "my birthday is march 3", "update_birthday", requested=None)
-    assert values["update_partial"] and "update_value" not in values
+    values, _ = await extract(chat, "my birthday is march 3", "update_birthday", requested=None)
+    assert values["update_partial"] and values["update_value"] is None
     dispatcher = CollectingDispatcher()
     await ActionAskUpdateValue().run(dispatcher, chat.tracker(), DOMAIN)
     assert dispatcher.messages[0]["response"] == "utter_ask_birthday_year"
     assert dispatcher.messages[0]["day_month"] == "3 March"
-    values, _ = extract(chat, "1990", "inform")
+    values, _ = await extract(chat, "1990", "inform")
     assert json.loads(values["update_value"]) == {"field": "birthday", "value": "1990-03-03"}
 
 
@@ -328,24 +324,26 @@ async def test_the_birthday_form_uses_the_opening_value_and_asks_only_for_a_miss
         ("bye", "goodbye", "__dropped__"),
     ],
 )
-def test_the_form_lets_requests_through_and_leaves_when_asked(text: str, intent: str, expected: Any) -> None:
-    values, _ = extract(Chat(), text, intent)
+async def test_the_form_lets_requests_through_and_leaves_when_asked(
+    store: sessionmaker[Session], text: str, intent: str, expected: Any
+) -> None:
+    values, _ = await extract(Chat(), text, intent)
     if expected == {}:
-        assert values == {}
+        assert "update_value" not in values  # nothing extracted: Rasa's form rejects the message
     else:
         assert values["update_value"] == expected
 
 
-def test_after_two_unreadable_answers_the_form_stops_repeating_itself() -> None:
+async def test_after_two_unreadable_answers_the_form_stops_repeating_itself(store: sessionmaker[Session]) -> None:
     chat = Chat()
-    values, messages = extract(chat, "5", "inform")
+    values, messages = await extract(chat, "5", "inform")
     assert values["update_value"] is None and values["form_failures"] == 1.0
     assert "couldn't find a date" in messages[0]["text"]
-    values, messages = extract(chat, "purple", "nlu_fallback")
+    values, messages = await extract(chat, "purple", "nlu_fallback")
     assert values["update_value"] == "__gave_up__" and messages == []
 
 
-async def test_after_a_digression_the_form_asks_whether_to_carry_on() -> None:
+async def test_after_a_digression_the_form_asks_whether_to_carry_on(store: sessionmaker[Session]) -> None:
     chat = Chat()
     chat.slots["update_field"] = "birthday"
     chat.latest = {"text": "what plan am i on", "intent": {"name": "ask_plan", "confidence": 0.97}, "entities": []}
@@ -362,8 +360,13 @@ async def test_after_a_digression_the_form_asks_whether_to_carry_on() -> None:
     assert events == [{"event": "slot", "timestamp": None, "name": "form_resume_asked", "value": True}]
     chat.slots["form_resume_asked"] = True
     chat._record([], dispatcher.messages)
-    values, _ = extract(chat, "No, leave it", "deny")
+    values, _ = await extract(chat, "No, leave it", "deny")
     assert values["update_value"] == "__dropped__"
+
+    again = Chat()
+    again.slots["form_resume_asked"] = True
+    values, _ = await extract(again, "Yes, carry on", "affirm")
+    assert values["update_value"] is None and values["form_resume_asked"] is None  # asked again, not rejected
 
 
 async def test_a_correction_at_the_confirmation_replaces_the_value_before_it_is_saved(
