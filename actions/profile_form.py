@@ -50,6 +50,7 @@ from supportbot.parsing import (
     BirthdayParts,
     find_birthday,
     find_contact_value,
+    find_day,
     find_time_zone,
     find_year,
     parse_contact_update,
@@ -141,13 +142,14 @@ def corrected_value(context: dict[str, Any], text: str) -> tuple[str, str] | Non
     partial = None
     if field == "birthday" and current:
         known = dt.date.fromisoformat(current)
-        parts = None
         try:
             parts = find_birthday(cleaned, today=today())
         except InvalidRequestError:
             return None
+        if parts is None and (day := find_day(cleaned)) is not None:
+            parts = BirthdayParts(known.month, day)  # "no wait, it's the 4th": the same month and year
         if parts is not None and parts.year is None:
-            partial = parts
+            partial = BirthdayParts(parts.month, parts.day)
             cleaned = str(known.year)
     reading = read_value(form_field, cleaned, partial=partial)
     if reading.value is None or reading.field is None or (reading.field, reading.value) == (field, current):
@@ -159,11 +161,6 @@ def corrects_value(question: Question, tracker: Tracker) -> bool:
     """Whether the latest message corrects the value a pending profile change quotes."""
     if question.context.get("change") != "profile_update":
         return False
-    intent, _ = latest_intent(tracker)
-    if intent in ("affirm", "deny", "nevermind"):
-        text = latest_text(tracker)
-        if len(text.split()) <= 2:
-            return False
     return corrected_value(question.context, latest_text(tracker)) is not None
 
 

@@ -162,6 +162,18 @@ def _find_worded(cleaned: str) -> BirthdayParts | None:
     return None
 
 
+_FIND_DAY = re.compile(r"^(?:(?:on\s+)?the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|^the\s+(\d{1,2})\b")
+
+
+def find_day(text: str) -> int | None:
+    """A reply that names only a day of the month ("the 4th", "4th"), as in a correction."""
+    match = _FIND_DAY.match(re.sub(r"\s+", " ", text.strip().lower().rstrip(".!")))
+    if match is None:
+        return None
+    day = int(match.group(1) or match.group(2))
+    return day if 1 <= day <= 31 else None
+
+
 def find_year(text: str) -> int | None:
     """A reply that is only a year ("1990", "born in 1985")."""
     match = _FIND_YEAR.match(re.sub(r"\s+", " ", text.strip().lower().rstrip(".!")))

@@ -21,7 +21,12 @@ from actions.loyalty import ActionRedeemPoints
 from actions.plans import ActionChangePlan
 from actions.preferences import ActionOptOut
 from actions.profile import ActionRenewNow
-from actions.profile_form import ActionAskUpdateValue, ActionSubmitProfileUpdate, ValidateProfileUpdateForm
+from actions.profile_form import (
+    ActionAskUpdateValue,
+    ActionSubmitProfileUpdate,
+    ValidateProfileUpdateForm,
+    corrected_value,
+)
 from actions.support import ActionHandoff, ActionHandoffWaiting, ValidateProblemForm
 from supportbot.store.dialogue_models import AccountChangeRequest
 from supportbot.store.models import Consent, Customer, LoyaltyAccount, Subscription, SupportInteraction
@@ -386,6 +391,23 @@ async def test_a_correction_at_the_confirmation_replaces_the_value_before_it_is_
     with store() as session:
         assert session.get(Customer, "C1").birthday == dt.date(1990, 3, 15)  # type: ignore[union-attr]
     assert [r.status for r in requests(store)] == ["superseded", "confirmed"]
+
+
+@pytest.mark.parametrize(
+    ("context", "text", "corrected"),
+    [
+        ({"field": "birthday", "value": "1987-03-03"}, "no wait, it's the 4th", ("birthday", "1987-03-04")),
+        ({"field": "birthday", "value": "1987-03-03"}, "sorry, I meant 15 March", ("birthday", "1987-03-15")),
+        ({"field": "birthday", "value": "1987-03-03"}, "oops, 3 march 1978", ("birthday", "1978-03-03")),
+        ({"field": "time_zone", "value": "Europe/Berlin"}, "no, Paris", ("time_zone", "Europe/Paris")),
+        ({"field": "email", "value": "a@example.org"}, "sorry, b@example.org", ("email", "b@example.org")),
+        ({"field": "birthday", "value": "1987-03-03"}, "yes", None),
+        ({"field": "birthday", "value": "1987-03-03"}, "no thanks", None),
+        ({"field": "time_zone", "value": "Europe/Berlin"}, "no, keep it", None),
+    ],
+)
+def test_what_counts_as_a_correction(context: dict[str, str], text: str, corrected: tuple[str, str] | None) -> None:
+    assert corrected_value(context, text) == corrected
 
 
 def chat_messages(chat: Chat) -> list[dict[str, Any]]:

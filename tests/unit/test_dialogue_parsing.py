@@ -13,6 +13,7 @@ from supportbot.parsing import (
     BirthdayParts,
     find_birthday,
     find_contact_value,
+    find_day,
     find_reward,
     find_time_zone,
     find_year,
@@ -155,6 +156,10 @@ def test_an_opening_message_gives_an_email_or_phone_but_not_a_channel_word() -> 
 )
 def test_leaving_words(text: str, leaves: bool) -> None:
     assert is_leave(text) is leaves
+
+
+def test_a_correction_may_name_only_the_day() -> None:
+    assert (find_day("the 4th"), find_day("on the 22nd"), find_day("4"), find_day("the 40th")) == (4, 22, None, None)
 
 
 def test_corrections_lose_their_apology() -> None:
