@@ -137,6 +137,8 @@ INTENT_ANSWERS: dict[str, dict[str, str]] = {
 """A typed yes or no answers a yes/no question even when it names no button; "never mind"
 to the retention offer means "never mind the cancellation" (``KEEP``)."""
 KEEP_INTENTS = {"retention_offer": frozenset({"nevermind"})}
+ANSWER_CONFIDENCE = 0.7
+"""A typed yes/no that names no button counts only when the classifier is this sure of it."""
 
 
 def intent_answers(question: Question) -> dict[str, str]:
@@ -159,7 +161,9 @@ def answer_to(question: Question, tracker: Tracker, *, corrects: Corrector | Non
         return text  # a tap on an older question's button: the handler explains it has expired
     if corrects is not None and corrects(question, tracker):
         return CORRECTION
-    intent, _ = latest_intent(tracker)
+    intent, confidence = latest_intent(tracker)
+    if confidence < ANSWER_CONFIDENCE:
+        return None  # not clearly a yes or a no: nothing is done on a guess
     if intent in KEEP_INTENTS.get(str(question.context.get("family") or ""), frozenset()):
         return KEEP
     wanted = intent_answers(question).get(intent)

@@ -111,9 +111,11 @@ async def answer(chat: Chat, text: str, intent: str, **entities: str) -> list[di
     return await chat.run(ActionAnswerQuestion())
 
 
-async def _validate(chat: Chat, text: str, intent: str, **entities: str) -> list[dict[str, Any]]:
+async def _validate(
+    chat: Chat, text: str, intent: str, confidence: float = 0.95, **entities: str
+) -> list[dict[str, Any]]:
     ents = [{"entity": k, "value": v} for k, v in entities.items()]
-    chat.latest = {"text": text, "intent": {"name": intent, "confidence": 0.95}, "entities": ents}
+    chat.latest = {"text": text, "intent": {"name": intent, "confidence": confidence}, "entities": ents}
     chat.events.append({"event": "user", "text": text, "parse_data": chat.latest, "input_channel": "rest"})
     dispatcher = CollectingDispatcher()
     events = await ValidateSlotMappings().run(dispatcher, chat.tracker(), DOMAIN)
@@ -181,6 +183,17 @@ async def test_the_offer_expires_when_the_customer_moves_on_and_a_later_yes_acce
     later_yes = await _validate(chat, "yes", "affirm")
     assert later_yes == []  # nothing to answer: the rule for a yes with nothing pending takes it
     assert subscription(store).discount_percent == 0
+
+
+async def test_a_yes_the_classifier_is_unsure_of_is_not_taken_as_consent(store: sessionmaker[Session]) -> None:
+    chat = Chat()
+    await _validate(chat, "renew", "renew_now")
+    await chat.run(ActionRenewNow())
+    before = subscription(store).renews_on
+    events = await _validate(chat, "yes but what does it cost with tax", "affirm", confidence=0.55)
+    assert not any(e.get("name") == "answer" and e.get("value") for e in events)
+    assert subscription(store).renews_on == before
+    assert [r.status for r in requests(store)] == ["expired"]
 
 
 async def test_the_switch_button_asks_to_confirm_the_cheaper_plan(store: sessionmaker[Session]) -> None:
