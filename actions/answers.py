@@ -31,6 +31,7 @@ from supportbot.formatting import PROFILE_FIELD_NAMES
 from supportbot.parsing import normalise_outreach_kind
 from supportbot.services.confirmations import StaleRequestError, decline
 
+ENTITY_SLOTS = ("plan", "reward", "outreach_kind", "order_ref")
 Handler = Callable[[Session, ActionContext, CollectingDispatcher, Question, str, Payload | None], Events]
 DECLINED = {
     "renew": "utter_renew_declined",
@@ -218,7 +219,9 @@ class ActionAnswerQuestion(StoreAction):
         if question.kind == "change" and ctx.customer_id is None:
             dispatcher.utter_message(response="utter_need_sign_in")
             return forget()
-        return [*forget(), *handler(session, ctx, dispatcher, question, answer, parse_payload(answer))]
+        # An answer's entities (a typed title may carry them too) are for this answer only.
+        spent = [SlotSet(name, None) for name in ENTITY_SLOTS if tracker.get_slot(name) is not None]
+        return [*forget(), *spent, *handler(session, ctx, dispatcher, question, answer, parse_payload(answer))]
 
     def failure_events(self, tracker: Tracker) -> Events:
         return forget()

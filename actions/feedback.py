@@ -200,6 +200,7 @@ class _RatingFormValidation(FormValidationAction):
         if (
             self.parse(text) is None
             and not is_skip(text)
+            and not is_leave(text)  # "stop" leaves the question, whatever the classifier reads
             and is_new_request(tracker, threshold=RATING_INTERRUPT_CONFIDENCE)
         ):
             return {}
@@ -285,7 +286,9 @@ class ValidateFeedbackForm(FormValidationAction):
             # Activation: "your app keeps logging me out" is the feedback already;
             # "I have a suggestion" is not (validation asks for it).
             return {"feedback_text": _latest_text(tracker)} if intent == "give_feedback" else {}
-        if requested != "feedback_text" or is_new_request(tracker, threshold=TEXT_INTERRUPT_CONFIDENCE):
+        if requested != "feedback_text":
+            return {}
+        if not is_leave(_latest_text(tracker)) and is_new_request(tracker, threshold=TEXT_INTERRUPT_CONFIDENCE):
             return {}
         return {"feedback_text": _latest_text(tracker)}
 

@@ -18,7 +18,7 @@ from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
 from actions.questions import Question, ask
 from actions.wording import render
-from supportbot.parsing import normalise_outreach_kind
+from supportbot.parsing import find_outreach_kind, normalise_outreach_kind
 from supportbot.services.preferences import set_consent
 from supportbot.store.models import OUTREACH_KINDS
 
@@ -55,8 +55,10 @@ class _ConsentAction(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        kind = normalise_outreach_kind(tracker.get_slot("outreach_kind")) or normalise_outreach_kind(
-            tracker.get_slot("last_outreach_kind")
+        kind = (
+            normalise_outreach_kind(tracker.get_slot("outreach_kind"))
+            or find_outreach_kind(ctx.latest_text)
+            or normalise_outreach_kind(tracker.get_slot("last_outreach_kind"))
         )
         if kind is None:
             rendered = render(ctx.responses, self.ask_response)

@@ -365,6 +365,38 @@ def normalise_outreach_kind(value: str | None) -> str | None:
     return None
 
 
+OUTREACH_KIND_WORDS = {
+    "tip": "tips",
+    "tips": "tips",
+    "reminder": "renewal",
+    "reminders": "renewal",
+    "renewal": "renewal",
+    "birthday": "milestones",
+    "anniversary": "milestones",
+    "milestone": "milestones",
+    "milestones": "milestones",
+    "offer": "perks",
+    "offers": "perks",
+    "perk": "perks",
+    "perks": "perks",
+    "deals": "perks",
+    "promotions": "perks",
+    "promos": "perks",
+    "survey": "feedback",
+    "surveys": "feedback",
+    "feedback": "feedback",
+    "everything": "all",
+}
+"""Words that name a kind of proactive message (the NLU synonyms of ``outreach_kind``)."""
+
+
+def find_outreach_kind(text: str) -> str | None:
+    """The one kind of proactive message a sentence names ("stop sending me tips"); None if none
+    or several: the assistant then asks which."""
+    kinds = {OUTREACH_KIND_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in OUTREACH_KIND_WORDS}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def normalise_order_ref(value: str | None) -> str | None:
     if not value:
         return None

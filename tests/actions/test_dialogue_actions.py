@@ -446,3 +446,15 @@ def test_a_problem_report_takes_a_description_only_when_it_is_one() -> None:
         "it crashes when I open a note"
     )
     assert read("never mind", "nevermind", "problem_description")["problem_description"] == "__dropped__"
+
+
+async def test_stop_leaves_a_feedback_question_even_when_it_reads_as_an_opt_out() -> None:
+    from actions.feedback import ValidateCsatForm
+
+    chat = Chat("anon:rest:visitor")
+    chat.latest = {"text": "stop", "intent": {"name": "opt_out", "confidence": 0.95}, "entities": []}
+    chat.events.append({"event": "user", "text": "stop", "parse_data": chat.latest})
+    chat.slots["requested_slot"] = "csat_score"
+    chat.active_loop = {"name": "csat_form"}
+    events = await ValidateCsatForm().run(CollectingDispatcher(), chat.tracker(), DOMAIN)
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["csat_score"] == "skipped"

@@ -14,6 +14,7 @@ from supportbot.parsing import (
     find_birthday,
     find_contact_value,
     find_day,
+    find_outreach_kind,
     find_reward,
     find_time_zone,
     find_year,
@@ -181,6 +182,14 @@ def test_corrections_lose_their_apology() -> None:
 )
 def test_a_problem_description_says_what_is_wrong(text: str, is_description: bool) -> None:
     assert (problem_description(text) is not None) is is_description
+
+
+def test_a_kind_of_message_is_read_from_the_words() -> None:
+    assert find_outreach_kind("stop sending me tips") == "tips"
+    assert find_outreach_kind("no more birthday messages please") == "milestones"
+    assert find_outreach_kind("unsubscribe me from everything") == "all"
+    assert find_outreach_kind("stop the tips and the surveys") is None
+    assert find_outreach_kind("unsubscribe") is None
 
 
 REWARDS = [
