@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportbot.store.models import INTERACTION_KINDS, SupportInteraction, utcnow
@@ -46,8 +47,31 @@ def record_interaction(
     return row.id
 
 
+def open_handoff(*, session: Session, conversation_id: str) -> int | None:
+    """The open handoff of this conversation, if it is waiting for a person.
+
+    This is the waiting-for-a-person state: the dialogue mirrors it in the ``handoff_requested``
+    slot (greetings and "anyone there?" are answered as waiting, not as a new conversation);
+    the store row is the truth, closed by a person (the console).
+    """
+    return session.scalar(
+        select(SupportInteraction.id)
+        .where(
+            SupportInteraction.conversation_id == conversation_id,
+            SupportInteraction.kind == "handoff",
+            SupportInteraction.status == "open",
+        )
+        .order_by(SupportInteraction.id.desc())
+        .limit(1)
+    )
+
+
 def request_handoff(*, session: Session, customer_id: str | None, conversation: ConversationRef, reason: str) -> int:
-    """Open a handoff: the conversation now waits for a person (the console lists open ones)."""
+    """Open a handoff: the conversation now waits for a person (the console lists open ones).
+    Asking again while one is open returns that one: one conversation, one place in the queue."""
+    existing = open_handoff(session=session, conversation_id=conversation.conversation_id)
+    if existing is not None:
+        return existing
     return record_interaction(
         session=session,
         customer_id=customer_id,

@@ -80,6 +80,7 @@ INTERACTION_KINDS = (
     "retention_offer",
     "profile_update",
     "consent_change",
+    "points_redemption",
 )
 
 
