@@ -194,9 +194,10 @@ def accept_retention_offer(
 ) -> SubscriptionView:
     """Apply the retention discount the customer said yes to.
 
-    This is the one place an accepted offer takes effect. When the perks service lands
-    (issue 15, point 7: a perks service and a loyalty ledger), the discount is granted
-    through it here, so the perk exists in the store before the customer is told.
+    This is the one place an accepted offer takes effect: the discount is the subscription's
+    own ``discount_percent`` until ``discount_until``, in the store before the customer is
+    told, and every renewal price honours it (``SubscriptionView.price_on``, which takes the
+    largest of it and any perk's ``subscription_discounts``; they do not stack).
     """
     customer = _load_customer(session, customer_id)
     sub = _subscription(customer)

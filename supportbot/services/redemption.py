@@ -4,8 +4,9 @@ The points come off the balance and an open ``points_redemption`` interaction te
 support team what to send or switch on, so the reward the assistant promises exists in
 someone's queue before the customer reads the promise.
 
-The loyalty ledger (another part of issue 15's work) records every change of a balance; when
-it lands, ``redeem_reward`` writes its debit there, next to the balance it changes here.
+Every change of a balance is a loyalty-ledger entry: the debit is written in the same
+transaction as the balance it changes (``supportbot.services.perks.reconcile_ledger`` first
+brings in a balance that was set outside the ledger, so the sum stays the balance).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportbot.errors import InvalidRequestError, NotFoundError
+from supportbot.services.perks import reconcile_ledger
 from supportbot.services.support import ConversationRef, record_interaction
 from supportbot.store.models import LOYALTY_TIERS, LoyaltyAccount, LoyaltyReward
+from supportbot.store.perk_models import LoyaltyLedgerEntry
 from supportbot.store.repo import RewardView
 
 
@@ -76,6 +79,15 @@ def redeem_reward(
     """Take the points off and queue the reward for the support team; returns what was done."""
     terms = redemption_terms(session=session, customer_id=customer_id, reward_code=reward_code)
     account = _account(session, customer_id)
+    reconcile_ledger(session=session, account=account)
+    session.add(
+        LoyaltyLedgerEntry(
+            customer_id=customer_id,
+            points=-terms.points_cost,
+            reason=f"redeemed for {terms.reward_name}"[:200],
+            source="redemption",
+        )
+    )
     account.points = terms.points_after
     record_interaction(
         session=session,

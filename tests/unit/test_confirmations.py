@@ -26,6 +26,7 @@ from supportbot.services.redemption import redeem_reward, redemption_terms
 from supportbot.services.support import ConversationRef
 from supportbot.store.dialogue_models import AccountChangeRequest
 from supportbot.store.models import LoyaltyAccount, Subscription, SupportInteraction
+from supportbot.store.perk_models import LoyaltyLedgerEntry
 from tests.factories import add_customer, prepared_store
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -151,5 +152,8 @@ def test_redeeming_takes_the_points_once_and_queues_the_reward(store: sessionmak
         assert session.get(LoyaltyAccount, "C1").points == 800  # type: ignore[union-attr]
         queued = session.scalars(select(SupportInteraction).where(SupportInteraction.kind == "points_redemption")).one()
         assert queued.status == "open" and "Stylus tips" in queued.summary
+        ledger = session.scalars(select(LoyaltyLedgerEntry).where(LoyaltyLedgerEntry.customer_id == "C1")).all()
+        assert [(e.source, e.points) for e in ledger] == [("opening", 1200), ("redemption", -400)]
+        assert sum(e.points for e in ledger) == 800  # the ledger adds up to the balance
     with store.begin() as session, pytest.raises(InvalidRequestError, match="Gold members"):
         redemption_terms(session=session, customer_id="C1", reward_code="lumen_stand")
