@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     """Theme clustering (``supportbot.feedback.clustering``), chosen on BANKING77's train split (docs/BENCHMARKS.md)."""
     feedback_theme_min_size: int = 3
     feedback_theme_rebuild_every_hours: float = 24.0
-    """How often the scheduler rebuilds themes when feedback arrived since the last rebuild (``scheduler/themes_job.py``)."""
+    """Hours between scheduled theme rebuilds, each only if new feedback came (scheduler/themes_job.py)."""
     feedback_theme_assign_similarity: float = 0.45
     # Support leads' console (issue 6).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"

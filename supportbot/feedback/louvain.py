@@ -106,7 +106,7 @@ def communities(graph: sp.csr_matrix, *, resolution: float, seed: int = 0) -> ND
     """Louvain communities maximising modularity with ``resolution`` (higher: smaller communities)."""
     n = graph.shape[0]
     labels = np.arange(n, dtype=np.int64)
-    strength = np.asarray(graph.sum(axis=1), dtype=np.float64).ravel()
+    strength: NDArray[np.float64] = np.asarray(graph.sum(axis=1), dtype=np.float64).ravel()
     two_m = float(strength.sum())
     if two_m == 0.0:
         return labels
@@ -124,5 +124,5 @@ def communities(graph: sp.csr_matrix, *, resolution: float, seed: int = 0) -> ND
             shape=(len(renumbered), len(uniques)),
         )
         current = (member.T @ current @ member).tocsr()  # self-loops keep each community's inner weight
-        strength = np.bincount(renumbered, weights=strength)
+        strength = np.bincount(renumbered, weights=strength).astype(np.float64)
     return labels
