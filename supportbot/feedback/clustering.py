@@ -142,16 +142,19 @@ def nearest(vectors: NDArray[np.float32], centre: NDArray[np.float32], *, count:
     return [(int(i), float(sims[i])) for i in order]
 
 
-def key_phrases(phrases_per_theme: Sequence[Sequence[str]], *, top: int = 5) -> list[list[str]]:
-    """Top phrases per theme by TF-IDF, where each theme's candidate phrases form one document.
+def key_phrases(phrases_per_theme: Sequence[Sequence[str]], *, top: int = 5, min_count: int = 2) -> list[list[str]]:
+    """Top phrases per theme: how many of the theme's texts use a phrase × how rare it is across themes.
 
-    IDF across themes pushes down what every theme says ("app", "customer service") and keeps
-    what sets a theme apart. A phrase contained in a better one already chosen is skipped, so
-    labels read "double charge, refund" rather than "charge, double charge, double".
+    Each theme's candidate phrases (one entry per text that uses it) form one document; IDF
+    across themes pushes down what every theme says ("app", "customer service"). Phrases used
+    by fewer than ``min_count`` texts come last, so one customer's odd word ("jacket") does not
+    label a theme of fifty. A phrase that overlaps one already chosen (contained in it, containing
+    it, or sharing two words) is skipped, so labels read "exchange rate, currency" rather than
+    "exchange rate, official exchange rate, incorrect exchange rate".
     """
     if not phrases_per_theme:
         return []
-    vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, sublinear_tf=True, norm=None)
+    vectorizer = TfidfVectorizer(analyzer=lambda doc: doc, norm=None)
     try:
         matrix = vectorizer.fit_transform([list(p) for p in phrases_per_theme])
     except ValueError:  # no phrase anywhere
@@ -159,19 +162,40 @@ def key_phrases(phrases_per_theme: Sequence[Sequence[str]], *, top: int = 5) -> 
     vocabulary: list[str] = [str(v) for v in vectorizer.get_feature_names_out()]
     result: list[list[str]] = []
     for row in range(matrix.shape[0]):
+        counts = Counter(phrases_per_theme[row])
         scores = matrix.getrow(row).toarray().ravel()
-        # A multi-word phrase is more readable than one of its words at the same score.
-        order = sorted(np.flatnonzero(scores), key=lambda i: (-scores[i] * (1 + 0.15 * vocabulary[i].count(" ")), i))
+        # A multi-word phrase reads better than its words ("direct debit", not "debit, direct") and
+        # is used by fewer texts than each word; the bonus lets it win when it covers most of them.
+        order = sorted(
+            np.flatnonzero(scores),
+            key=lambda i: (
+                counts[vocabulary[i]] < min_count,
+                -scores[i] * (1 + 0.75 * min(vocabulary[i].count(" "), 2)),
+                i,
+            ),
+        )
         chosen: list[str] = []
         for i in order:
             phrase = str(vocabulary[i])
-            if any(re.search(rf"\b{re.escape(phrase)}\b", better) for better in chosen):
+            if any(_overlaps(phrase, better) for better in chosen):
                 continue
             chosen.append(phrase)
             if len(chosen) == top:
                 break
         result.append(chosen)
     return result
+
+
+def _overlaps(phrase: str, other: str) -> bool:
+    """Contained one in the other, two words shared, or two forms of one word ("charge", "charged")."""
+    inside = re.search(rf"\b{re.escape(phrase)}\b", other) or re.search(rf"\b{re.escape(other)}\b", phrase)
+    if inside or len(set(phrase.split()) & set(other.split())) >= 2:
+        return True
+    if " " in phrase or " " in other:
+        return False
+    shorter, longer = sorted((phrase, other), key=len)
+    shared = next((i for i, (a, b) in enumerate(zip(phrase, other, strict=False)) if a != b), len(shorter))
+    return longer.startswith(shorter) or shared >= 6
 
 
 def label_from(phrases: Sequence[str], *, fallback: str) -> str:

@@ -179,7 +179,8 @@ def rebuild_themes(
     per_theme: list[list[str]] = []
     offset = 0
     for sample in samples:
-        per_theme.append([p for lst in phrase_lists[offset : offset + len(sample)] for p in lst])
+        # Once per text: a phrase's weight is how many texts use it, not how often one repeats it.
+        per_theme.append([p for lst in phrase_lists[offset : offset + len(sample)] for p in dict.fromkeys(lst)])
         offset += len(sample)
     phrases = clustering.key_phrases(per_theme)
     step("label")
