@@ -64,8 +64,13 @@ class Settings(BaseSettings):
     feedback_nps_every_days: int = 90
     warm_up_models: bool = False
     """Load the feedback models when the action server starts (set by the run script), not on first use."""
-    feedback_theme_distance_threshold: float = 0.7
+    feedback_theme_neighbours: int = 15
+    feedback_theme_resolution: float = 8.0
+    feedback_theme_merge_distance: float = 0.5
+    """Theme clustering (``supportbot.feedback.clustering``), chosen on BANKING77's train split (docs/BENCHMARKS.md)."""
     feedback_theme_min_size: int = 3
+    feedback_theme_rebuild_every_hours: float = 24.0
+    """Hours between scheduled theme rebuilds, each only if new feedback came (scheduler/themes_job.py)."""
     feedback_theme_assign_similarity: float = 0.45
     # Support leads' console (issue 6).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
