@@ -27,7 +27,7 @@ validate: envs  ## check the training data and domain
 
 lint: envs
 	$(APP_PY) -m ruff check .
-	$(APP_PY) -m mypy supportbot actions
+	$(APP_PY) -m mypy supportbot actions scheduler
 
 token:          ## mint a demo customer token: make -s token CUSTOMER=C000001
 	@set -a; . var/secrets.env; set +a; $(APP_PY) -m supportbot token mint $(CUSTOMER)
