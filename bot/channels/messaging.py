@@ -230,6 +230,13 @@ class Telegram(_Turns, TelegramInput):
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         return hmac.compare_digest(given.encode(), self.secret_token.encode())
 
+    async def _button_pressed(self, callback_query_id: str) -> None:
+        """Telegram shows a pressed button as loading until it is answered (Rasa never did)."""
+        try:
+            await self.get_output_channel().answer_callback_query(callback_query_id)
+        except Exception:
+            logger.warning("could not answer a Telegram button press", exc_info=True)
+
     async def register_webhook(self) -> None:
         """Tell Telegram where to post and which secret to send (``setWebhook``).
 
@@ -273,12 +280,15 @@ class Telegram(_Turns, TelegramInput):
             if not isinstance(body, dict):
                 return _refused("the body must be a Telegram Update (a JSON object)", 400)
             try:
-                found = _telegram_message(Update.to_object(body))
+                update = Update.to_object(body)
+                found = _telegram_message(update)
             except (TypeError, ValueError, AttributeError):
                 return _refused("the body is not a Telegram Update", 400)
             if found is None:  # 200: Telegram would resend an update we answered with an error
                 return response.json({"status": "ignored"})
             chat_id, text = found
+            if update.callback_query is not None:
+                await self._button_pressed(update.callback_query.id)
             await handle(
                 UserMessage(text, self.get_output_channel(), chat_id, input_channel=self.name(), metadata=None)
             )
