@@ -38,7 +38,7 @@ sed "s#localhost:5055/webhook#localhost:$ACTIONS_PORT/webhook#" endpoints.yml > 
 SUPPORTBOT_WARM_UP_MODELS=1 .venvs/app/bin/python -m supportbot.action_server --port "$ACTIONS_PORT" &
 pids+=($!)
 # bot.server is the `rasa` command with the fix for its hot path (bot/server.py).
-.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token "$RASA_API_TOKEN" --port "$RASA_PORT" \
+.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token="$RASA_API_TOKEN" --port "$RASA_PORT" \
   --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
 pids+=($!)
 
