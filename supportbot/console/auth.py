@@ -106,6 +106,20 @@ def create_user(*, session: Session, email: str, role: str, password: str) -> Co
     return user
 
 
+def set_password(*, session: Session, email: str, password: str) -> ConsoleUser:
+    """A new password for an existing account: its sessions end and a lock is lifted (the
+    person at the keyboard of the server decides; see docs/SECURITY.md, "Secrets")."""
+    check_password_strength(password)
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
+    if user is None:
+        raise InvalidRequestError(f"no console user {email.strip().lower()}")
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    session.flush()
+    return user
+
+
 @dataclass(frozen=True)
 class SignIn:
     """What a sign-in attempt came to: the user, or why not (for the audit log)."""
