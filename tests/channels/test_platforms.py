@@ -405,6 +405,9 @@ def test_relinking_an_account_to_another_customer_starts_a_fresh_conversation(pl
     assert "Biscuit" not in json.dumps(tracker) and first_date not in json.dumps(tracker)
 
     # Unlinking ends the conversation too: nothing of the linked time is left for a next owner.
-    phone.say("unlink this account")
+    asked = _joined(phone.say("unlink this account"))
+    assert "Unlink this Telegram account" in asked  # a change to the account: asked first (issue 15)
+    assert second_date in json.dumps(stack.stored_events(phone.conversation_id)), "nothing is purged before the yes"
+    phone.say("yes")
     stored = json.dumps(stack.stored_events(phone.conversation_id))
     assert second_date not in stored and RENEWAL_QUESTION not in stored
