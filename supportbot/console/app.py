@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from supportbot.console import pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console import pages_auth, pages_conversations, pages_customers, pages_helpcentre, pages_insights
 from supportbot.console.stores import Stores
 from supportbot.console.web import ConsoleState, Forbidden, NotSignedIn, render
 from supportbot.settings import Settings
@@ -83,6 +83,6 @@ def create_console_app(settings: Settings) -> FastAPI:
     async def forbidden(request: Request, error: Forbidden) -> Response:
         return render(request, "error.html", None, status_code=403, message=str(error))
 
-    for module in (pages_auth, pages_conversations, pages_insights, pages_customers):
+    for module in (pages_auth, pages_conversations, pages_insights, pages_customers, pages_helpcentre):
         app.include_router(module.router)
     return app

@@ -7,9 +7,9 @@ not the parts, wherever the whole schema is needed.
 
 from __future__ import annotations
 
+import supportbot.helpcentre.models  # help-centre answers, for content gaps
 import supportbot.store.console_models
 import supportbot.store.feedback_models  # noqa: F401  (feedback and themes tables)
-import supportbot.helpcentre.models  # noqa: F401  (help-centre answers, for content gaps)
 from supportbot.store import models, outreach_models  # noqa: F401  (importing registers the tables)
 from supportbot.store.models import Base
 
