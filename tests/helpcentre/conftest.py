@@ -18,6 +18,14 @@ from supportbot.helpcentre import config, service
 from supportbot.helpcentre.config import HelpCentreSettings
 from supportbot.helpcentre.index import reindex
 from supportbot.settings import PROJECT_ROOT
+from tests.console.conftest import (  # noqa: F401  (the console's fixtures, for test_console_page.py)
+    admin,
+    agent,
+    cheap_password_hashing,
+    console,
+    lead,
+    migrated_store,
+)
 
 CONTENT = PROJECT_ROOT / "helpcentre"
 HANDFUL = (

@@ -74,7 +74,7 @@ def test_the_index_lists_every_section_and_the_search_box_finds_articles(site: T
     assert index.status_code == 200
     for section in ("Plans and billing", "Using Lumen", "Lumen Pen", "Orders and shipping", "Privacy and security"):
         assert f"<h2>{section}</h2>" in index.text
-    assert index.text.count('/help/articles/') >= 40
+    assert index.text.count("/help/articles/") >= 40
     found = site.get("/help", params={"q": "export notes to pdf"})
     assert "result" in found.text
     first = found.text.split('class="help-results"')[1].split('href="')[1].split('"')[0]
