@@ -136,8 +136,16 @@ def content_hash(articles: Iterable[Article]) -> str:
     """Changes whenever any article's slug, front matter or body changes (or one is added or removed)."""
     digest = hashlib.sha256()
     for a in sorted(articles, key=lambda a: a.slug):
-        fields = (a.slug, a.title, a.section, ",".join(a.tags), a.audience, a.updated.isoformat(), a.body)
-        fields += (a.account_intent or "", a.account_label or "")
+        fields: tuple[str, ...] = (
+            a.slug,
+            a.title,
+            a.section,
+            ",".join(a.tags),
+            a.audience,
+            a.updated.isoformat(),
+            a.body,
+        )
+        fields = (*fields, a.account_intent or "", a.account_label or "")
         for field in fields:
             digest.update(field.encode())
             digest.update(b"\x00")

@@ -166,15 +166,15 @@ def save_index(index: HelpIndex, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                meta=np.array(json.dumps(meta)),
-                passage_vectors=index.passage_vectors,
-                excerpt_vectors=index.excerpt_vectors,
-                passage_article=index.passage_article,
-                article_vectors=index.article_vectors,
+            arrays: dict[str, Any] = {
+                "meta": np.array(json.dumps(meta)),
+                "passage_vectors": index.passage_vectors,
+                "excerpt_vectors": index.excerpt_vectors,
+                "passage_article": index.passage_article,
+                "article_vectors": index.article_vectors,
                 **index.bm25.to_arrays(),
-            )
+            }
+            np.savez(handle, allow_pickle=False, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

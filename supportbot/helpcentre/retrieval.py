@@ -186,7 +186,8 @@ class Retriever:
             return self._index
 
     def encode(self, question: str) -> NDArray[np.float32]:
-        return self.embedder.encode([question])[0]
+        vector: NDArray[np.float32] = self.embedder.encode([question])[0]
+        return vector
 
     def search(self, question: str, *, k: int = 3) -> tuple[list[Hit], NDArray[np.float32]]:
         """The best ``k`` articles and the question's vector (kept for grouping content gaps)."""
