@@ -45,7 +45,7 @@ clean:          ## remove local state (databases, models, results), keep the env
 # and `make bench` writes the latest figures into docs/BENCHMARKS.md (between its bench:latest markers).
 # BENCH_CUSTOMERS=20000 BENCH_DELIVER=0 for a quick outreach run; BENCH_BERTOPIC=0 skips the UMAP/HDBSCAN row
 # (which needs a throwaway venv over the app env with umap-learn and hdbscan, built here on first use).
-.PHONY: bench bench-themes bench-theme-threshold bench-outreach bench-nlu bench-load bench-summary
+.PHONY: bench bench-themes bench-theme-threshold bench-outreach bench-nlu bench-load bench-summary bench-help
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DELIVER ?= 200
 BENCH_DELIVER_SECONDS ?= 120
@@ -58,6 +58,7 @@ BENCH_THEMES_PY := $(if $(filter 1,$(BENCH_BERTOPIC)),$(BENCH_UMAP_VENV)/bin/pyt
 BENCH_DIET_EPOCHS ?= 30
 BENCH_NLU_ARGS ?=
 BENCH_LOAD_ARGS ?=
+BENCH_HELP_ARGS ?=
 
 bench: envs train  ## every benchmark, one after the other, then the summary (hours); results in bench-results/
 	@$(MAKE) --no-print-directory bench-nlu bench-load bench-theme-threshold bench-themes bench-outreach
@@ -87,3 +88,6 @@ bench-load: envs train  ## conversation latency at N = 1, 8, 32: our stack (with
 bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers; deliver BENCH_DELIVER into Rasa
 	HF_HUB_OFFLINE=1 $(APP_PY) bench/outreach_plan.py --customers $(BENCH_CUSTOMERS) \
 	  --deliver $(BENCH_DELIVER) --deliver-seconds $(BENCH_DELIVER_SECONDS) $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
+
+bench-help: envs  ## help-centre retrieval: StackFAQ (two protocols) and the held-out customer questions
+	HF_HUB_OFFLINE=1 $(APP_PY) -m bench.help $(BENCH_HELP_ARGS)

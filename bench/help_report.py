@@ -40,7 +40,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"Plain MiniLM cosine is over the titles for the whole-thread protocol (the brief's reference) and over"
             f" one vector per thread's answers for body only. Query latency (encode + score all threads, one question"
-            f" at a time, {lat['n']} questions): p50 {lat['p50']} ms, p95 **{lat['p95']} ms**, max {lat['max']} ms."
+            f" at a time, {lat['n']} questions, {meta['torch_threads']} torch thread): wall p50 {lat['p50']} ms,"
+            f" p95 **{lat['p95']} ms**, max {lat['max']} ms; CPU time p50 {lat['cpu_p50']} ms, p95 {lat['cpu_p95']} ms."
             f" Index build: whole thread {whole['build_seconds']} s ({whole['passages']} passages,"
             f" {whole['index_mb']} MB of arrays), body only {body['build_seconds']} s ({body['passages']} passages,"
             f" {body['index_mb']} MB). Peak process memory {meta['max_rss_mb']} MB (model included).",

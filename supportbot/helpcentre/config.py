@@ -29,6 +29,8 @@ class HelpCentreSettings(BaseSettings):
     """Below this best passage cosine the assistant says it is not sure (chosen on the dev set, docs/BENCHMARKS.md)."""
     answer_margin: float = 0.0
     """Also not sure when the runner-up article is within this much of the best one (0 = off)."""
+    torch_threads: int = 1
+    """Threads for encoding one question: one is as fast for a short text and leaves the other core free."""
     gap_group_similarity: float = 0.6
     """Content gaps whose question embeddings are at least this similar are shown as one group."""
     gap_followup_minutes: int = 60

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 def get_retriever() -> Retriever:
     """The process's retriever; nothing is loaded until the first question (or ``warm_up``)."""
     settings = get_helpcentre_settings()
+    import torch  # already a dependency of sentence-transformers; imported here, never at import time
+
+    torch.set_num_threads(settings.torch_threads)
     return Retriever(
         index_path=settings.index_path, embedder=SentenceTransformerEmbedder(model=settings.embedding_model)
     )
