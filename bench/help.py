@@ -124,11 +124,15 @@ def judge(retriever: Retriever, path: Path, threshold: float) -> list[Judged]:
     return judged
 
 
+WRONG_ANSWER_COST = 2.0
+
+
 def utility(judged: list[Judged]) -> float:
-    """+1 for an answer from the right article, -1 for an answer from a wrong one (or to a question
-    the help centre cannot answer), 0 for "not sure": a wrong answer costs what a right one gains,
-    while "not sure" still offers the two closest articles and a person."""
-    return sum((1 if j.top == j.expected else -1) for j in judged if j.answered) / max(1, len(judged))
+    """+1 for an answer from the right article, -2 for an answer from a wrong one (or to a question
+    the help centre cannot answer), 0 for "not sure". A wrong answer misleads; "not sure" still
+    links the two closest articles (often including the right one) and offers a person."""
+    gains = [(1.0 if j.top == j.expected else -WRONG_ANSWER_COST) for j in judged if j.answered]
+    return sum(gains) / max(1, len(judged))
 
 
 def choose_threshold(judged: list[Judged]) -> float:

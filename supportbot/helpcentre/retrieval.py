@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Weights:
     second_passage: float = 0.5
-    article: float = 0.5
+    article: float = 1.0
     lexical: float = 0.2
 
 
