@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+from numpy.typing import NDArray
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
@@ -73,7 +75,14 @@ class ActionAnswerHelp(StoreAction):
         return []
 
     def _record(
-        self, *, session: Session, ctx: ActionContext, tracker: Tracker, question: str, reply: HelpReply, vector: object
+        self,
+        *,
+        session: Session,
+        ctx: ActionContext,
+        tracker: Tracker,
+        question: str,
+        reply: HelpReply,
+        vector: NDArray[np.float32],
     ) -> None:
         """Keep the question for content gaps; a failure here never costs the customer the answer."""
         retriever = service.get_retriever()
@@ -88,7 +97,7 @@ class ActionAnswerHelp(StoreAction):
                     channel=ctx.conversation.channel or "unknown",
                     question_redacted=redacted,
                     reply=reply,
-                    embedding=embedding,  # type: ignore[arg-type]
+                    embedding=embedding,
                     embedding_model=retriever.embedder.name,
                 )
         except SQLAlchemyError:
