@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "help.json")
     parser.add_argument("--torch-threads", type=int, default=1, help="as the action server answers one question")
     args = parser.parse_args(argv)
+    extra = list(sys.argv[1:] if argv is None else argv)
     import torch
 
     torch.set_num_threads(args.torch_threads)
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "load_start": round(os.getloadavg()[0], 2),
-            "command": "make bench-help" if not args.model else f"python -m bench.help --model {model}",
+            "command": " ".join(["make bench-help", *(["BENCH_HELP_ARGS=" + repr(" ".join(extra))] if extra else [])]),
             "model": model,
             "weights": weights.__dict__,
             "torch_threads": args.torch_threads,
@@ -198,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.skip_stackfaq:
         results["stackfaq"] = stackfaq(embedder, weights)
+    elif args.out.exists():  # keep the last StackFAQ figures (with their own date) in the document
+        previous = json.loads(args.out.read_text())
+        if "stackfaq" in previous:
+            results["stackfaq"] = previous["stackfaq"]
+            results["meta"]["stackfaq_meta"] = previous.get("meta", {}).get("stackfaq_meta", previous.get("meta"))
     if not args.skip_helpcentre:
         results["helpcentre"] = helpcentre(embedder, weights)
     results["meta"]["load_end"] = round(os.getloadavg()[0], 2)

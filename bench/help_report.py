@@ -24,6 +24,18 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     sf = results.get("stackfaq")
+    if sf and "stackfaq_meta" in meta:
+        old = meta["stackfaq_meta"]
+        lines += [
+            f"StackFAQ figures from the run of {old['date']} (load average {old['load_start']}→{old['load_end']}, "
+            f"`{old['command']}`); the demo help centre's from this one (`--skip-stackfaq`).",
+            "",
+        ]
+        meta = {
+            **meta,
+            "torch_threads": old.get("torch_threads", meta["torch_threads"]),
+            "max_rss_mb": old.get("max_rss_mb", meta["max_rss_mb"]),
+        }
     if sf:
         lines += [
             f"**StackFAQ** ({sf['threads']} threads, {sf['queries']} queries; one relevant thread per query):",
