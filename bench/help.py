@@ -32,7 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from bench.help_metrics import Judged, answer_metrics, rank_metrics
 from bench.help_stackfaq import load_stackfaq, stackfaq_file
 from supportbot.feedback.embedding import SentenceTransformerEmbedder
-from supportbot.helpcentre.answers import is_confident
+from supportbot.helpcentre.answers import is_confident, lead_of
 from supportbot.helpcentre.articles import Article
 from supportbot.helpcentre.config import get_helpcentre_settings
 from supportbot.helpcentre.index import HelpIndex, build_index, reindex
@@ -108,7 +108,7 @@ def latency(index: HelpIndex, embedder: Any, texts: list[str], weights: Weights)
     }
 
 
-def judge(retriever: Retriever, path: Path, threshold: float) -> list[Judged]:
+def judge(retriever: Retriever, path: Path, threshold: float, lead: float) -> list[Judged]:
     questions = yaml.safe_load(path.read_text())["questions"]
     judged = []
     for item in questions:
@@ -118,8 +118,9 @@ def judge(retriever: Retriever, path: Path, threshold: float) -> list[Judged]:
                 question=item["q"],
                 expected=item["article"],
                 top=hits[0].article.slug,
-                answered=is_confident(hits, threshold=threshold),
+                answered=is_confident(hits, threshold=threshold, lead=lead),
                 cosine=hits[0].cosine,
+                lead=lead_of(hits),
             )
         )
     return judged
@@ -136,14 +137,22 @@ def utility(judged: list[Judged]) -> float:
     return sum(gains) / max(1, len(judged))
 
 
-def choose_threshold(judged: list[Judged]) -> float:
-    """The threshold with the best utility on the dev set (ties: the lower one)."""
-    best, best_value = 0.0, -2.0
-    for threshold in np.arange(0.20, 0.80, 0.01):
-        rejudged = [Judged(j.question, j.expected, j.top, j.cosine >= threshold, j.cosine) for j in judged]
-        value = utility(rejudged)
-        if value > best_value + 1e-9:
-            best, best_value = float(round(threshold, 2)), value
+LEADS = (0.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
+"""0 = no lead rule: the threshold alone."""
+
+
+def choose_threshold(judged: list[Judged]) -> tuple[float, float]:
+    """(threshold, lead) with the best utility on the dev set (ties: the lower threshold, no lead rule)."""
+    best, best_value = (0.0, 0.0), -2.0
+    for lead in LEADS:
+        for threshold in np.arange(0.20, 0.80, 0.01):
+            rejudged = [
+                Judged(j.question, j.expected, j.top, j.cosine >= threshold or bool(lead and j.lead >= lead), j.cosine)
+                for j in judged
+            ]
+            value = utility(rejudged)
+            if value > best_value + 1e-9:
+                best, best_value = (float(round(threshold, 2)), lead), value
     return best
 
 
@@ -152,16 +161,19 @@ def helpcentre(embedder: Any, weights: Weights) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         report = reindex(content_dir=settings.content_dir, index_path=Path(tmp) / "index.npz", embedder=embedder)
         retriever = Retriever(index_path=report.path, embedder=embedder, weights=weights)
-        dev = judge(retriever, ROOT / "tests" / "helpcentre" / "dev.yml", settings.answer_threshold)
+        rule = (settings.answer_threshold, settings.answer_lead)
+        dev = judge(retriever, ROOT / "tests" / "helpcentre" / "dev.yml", *rule)
         chosen = choose_threshold(dev)
-        heldout_at_setting = judge(retriever, ROOT / "tests" / "helpcentre" / "heldout.yml", settings.answer_threshold)
+        heldout_at_setting = judge(retriever, ROOT / "tests" / "helpcentre" / "heldout.yml", *rule)
         misses = [j for j in heldout_at_setting if j.top != j.expected and j.expected != "none"]
     return {
         "articles": report.articles,
         "passages": report.passages,
         "build_seconds": round(report.seconds, 1),
         "threshold_setting": settings.answer_threshold,
-        "threshold_chosen_on_dev": chosen,
+        "lead_setting": settings.answer_lead,
+        "threshold_chosen_on_dev": chosen[0],
+        "lead_chosen_on_dev": chosen[1],
         "dev": answer_metrics(dev),
         "heldout": answer_metrics(heldout_at_setting),
         "heldout_misses": [f"{j.question} -> {j.top} (expected {j.expected})" for j in misses],

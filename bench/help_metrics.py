@@ -25,6 +25,7 @@ class Judged:
     top: str
     answered: bool
     cosine: float
+    lead: float = 0.0
 
 
 def answer_metrics(judged: Sequence[Judged]) -> dict[str, Any]:

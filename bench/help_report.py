@@ -64,8 +64,9 @@ def markdown(results: dict[str, Any]) -> str:
         held, dev = hc["heldout"], hc["dev"]
         lines += [
             f"**Demo help centre** ({hc['articles']} articles, {hc['passages']} passages, indexed in "
-            f"{hc['build_seconds']} s). Answer threshold {hc['threshold_setting']} (the dev set's best: "
-            f"{hc['threshold_chosen_on_dev']}).",
+            f"{hc['build_seconds']} s). Answer rule: cosine ≥ {hc['threshold_setting']}"
+            f"{lead_text(hc.get('lead_setting', 0))} (the dev set's best: cosine ≥ {hc['threshold_chosen_on_dev']}"
+            f"{lead_text(hc.get('lead_chosen_on_dev', 0))}).",
             "",
             "| set | questions | hits@1 (answerable) | answered correctly | answers that were wrong | not sure |"
             " not sure and right to be | unanswerable declined |",
@@ -80,6 +81,10 @@ def markdown(results: dict[str, Any]) -> str:
         if hc["heldout_misses"]:
             lines += ["", "Held-out questions whose top article was wrong: " + "; ".join(hc["heldout_misses"]) + "."]
     return "\n".join(lines)
+
+
+def lead_text(lead: float) -> str:
+    return f" or a lead of ≥ {lead} over the runner-up" if lead else ""
 
 
 def write_doc(doc: Path, body: str) -> None:

@@ -91,10 +91,18 @@ def excerpt(text: str, *, limit: int = MAX_ANSWER_CHARS, query_terms: set[str] |
     return "\n".join(out)
 
 
-def is_confident(hits: Sequence[Hit], *, threshold: float, margin: float = 0.0) -> bool:
-    if not hits or hits[0].cosine < threshold:
+def lead_of(hits: Sequence[Hit]) -> float:
+    """How far the best article's fused score is ahead of the runner-up's."""
+    return hits[0].score - hits[1].score if len(hits) > 1 else float("inf")
+
+
+def is_confident(hits: Sequence[Hit], *, threshold: float, lead: float = 0.0) -> bool:
+    """Sure when the best passage's cosine reaches ``threshold``, or (``lead`` > 0) when the best
+    article is that far ahead of every other one: "how do I turn on two factor" matches the
+    two-factor article only moderately (cosine 0.47) but nothing else comes close."""
+    if not hits:
         return False
-    return not (margin and len(hits) > 1 and hits[0].score - hits[1].score < margin)
+    return hits[0].cosine >= threshold or bool(lead and lead_of(hits) >= lead)
 
 
 def compose_reply(
@@ -103,11 +111,11 @@ def compose_reply(
     *,
     url_for: Callable[[str], str],
     threshold: float,
-    margin: float = 0.0,
+    lead: float = 0.0,
     verified: bool,
 ) -> HelpReply:
     """An answer from the best article when retrieval is confident, else "not sure" with the two closest."""
-    if not is_confident(hits, threshold=threshold, margin=margin):
+    if not is_confident(hits, threshold=threshold, lead=lead):
         return not_sure_reply(hits, url_for=url_for)
     best = hits[0]
     article = best.article

@@ -86,7 +86,7 @@ def _ask(args: argparse.Namespace, settings: HelpCentreSettings) -> int:
         hits,
         url_for=settings.article_url,
         threshold=settings.answer_threshold,
-        margin=settings.answer_margin,
+        lead=settings.answer_lead,
         verified=args.verified,
     )
     print(reply.text)

@@ -28,8 +28,10 @@ class HelpCentreSettings(BaseSettings):
     answer_threshold: float = 0.54
     """Below this best passage cosine the assistant says it is not sure. Chosen by ``make bench-help``
     on tests/helpcentre/dev.yml (a wrong answer counted twice a right one), never on the held-out set."""
-    answer_margin: float = 0.0
-    """Also not sure when the runner-up article is within this much of the best one (0 = off)."""
+    answer_lead: float = 0.0
+    """Also sure when the best article's fused score leads the runner-up's by this much (0 = off).
+    Off by default: the fused score is standardised over the articles, so a lead means less in a
+    small help centre than in the 45-article one the dev set measured it on (docs/BENCHMARKS.md)."""
     torch_threads: int = 1
     """Threads for encoding one question: one is as fast for a short text and leaves the other core free."""
     gap_group_similarity: float = 0.6

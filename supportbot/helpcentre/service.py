@@ -40,7 +40,7 @@ def answer_question(
         hits,
         url_for=settings.article_url,
         threshold=settings.answer_threshold,
-        margin=settings.answer_margin,
+        lead=settings.answer_lead,
         verified=verified,
     )
     return reply, vector

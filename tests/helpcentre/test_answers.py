@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, compose_reply, excerpt, mentions_own_account
+from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, compose_reply, excerpt, is_confident, mentions_own_account
 from supportbot.helpcentre.articles import Article
 from supportbot.helpcentre.index import IndexedPassage
 from supportbot.helpcentre.retrieval import Hit
@@ -116,3 +116,11 @@ def test_a_single_long_line_is_cut_at_a_sentence_end() -> None:
     text = "First sentence is here. " * 40
     quoted = excerpt(text.strip(), limit=100)
     assert quoted.endswith(".") and len(quoted) <= 100
+
+
+def test_a_clear_lead_over_every_other_article_can_make_it_sure_when_switched_on() -> None:
+    close = [hit(REFUNDS, 0.45), hit(RETURNS, 0.2)]  # fused scores 4.5 and 2.0: a lead of 2.5
+    assert not is_confident(close, threshold=0.5)
+    assert is_confident(close, threshold=0.5, lead=2.5)
+    assert not is_confident(close, threshold=0.5, lead=3.0)
+    assert not is_confident([], threshold=0.5, lead=1.0)
