@@ -19,6 +19,9 @@ export SUPPORTBOT_DEMO_MODE=true RASA_TELEMETRY_ENABLED=false
 echo "[run] profile store: migrating and loading demo data if empty"
 .venvs/app/bin/python -m supportbot demo load
 
+echo "[run] help centre: re-indexing the articles if helpcentre/ changed (no Rasa training needed)"
+HF_HUB_OFFLINE=1 .venvs/app/bin/python -m supportbot.helpcentre reindex --if-changed
+
 echo "[run] training the model if data or config changed"
 .venvs/rasa/bin/rasa train --quiet --out models
 

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "follow_up": _LEADS,
     "forget": frozenset({"admin"}),
     "view_audit": frozenset({"admin"}),
+    "reindex_help": frozenset({"admin"}),  # rebuild the help centre's search index
 }
 """Permission → roles that have it. Agents read redacted conversations, KPIs and themes only."""
 
