@@ -33,6 +33,8 @@ class Running:
     server: Server
     url: str
     folder: HelpFolder
+    token: str
+    """ACTION_SERVER_TOKEN: what Rasa sends (the action server answers nobody else)."""
 
 
 @pytest.fixture
@@ -54,12 +56,12 @@ def action_server(help_folder: HelpFolder, tmp_path: Path) -> Iterator[Running]:
         # The models load in a start-up thread (as with `make run`); on this shared two-core
         # machine that can take longer than Sanic's 60 s response timeout for the first call.
         wait_until(server, lambda: WARMED in server.log_tail(400), timeout=600)
-        yield Running(server, f"http://127.0.0.1:{port}/webhook", help_folder)
+        yield Running(server, f"http://127.0.0.1:{port}/webhook", help_folder, env["ACTION_SERVER_TOKEN"])
     finally:
         server.stop()
 
 
-def call(url: str, sender_id: str, text: str) -> list[dict[str, Any]]:
+def call(running: Running, sender_id: str, text: str) -> list[dict[str, Any]]:
     parse = {"intent": {"name": "ask_help_article", "confidence": 0.9}, "entities": [], "text": text}
     tracker = {
         "sender_id": sender_id,
@@ -81,7 +83,8 @@ def call(url: str, sender_id: str, text: str) -> list[dict[str, Any]]:
         "domain": {},
         "version": "3.6.21",
     }
-    response = httpx.post(url, json=body, timeout=120)
+    headers = {"Authorization": f"Bearer {running.token}"}
+    response = httpx.post(running.url, json=body, headers=headers, timeout=120)
     assert response.status_code == 200, response.text
     responses: list[dict[str, Any]] = response.json()["responses"]
     return responses
@@ -91,14 +94,14 @@ def test_the_action_server_answers_with_links_and_picks_up_a_reindex_without_res
     action_server: Running, embedder: SentenceTransformerEmbedder
 ) -> None:
     for sender in ("cust:C1:rest-1", "anon:rest-2"):
-        [answer] = call(action_server.url, sender, "do you ship to canada")
+        [answer] = call(action_server, sender, "do you ship to canada")
         assert "https://lumen.example/help/articles/shipping-countries" in answer["text"]
         assert "Canada" in answer["text"]
-    [unsure] = call(action_server.url, "anon:rest-3", "what's the weather in paris tomorrow")
+    [unsure] = call(action_server, "anon:rest-3", "what's the weather in paris tomorrow")
     assert "not sure" in unsure["text"] and unsure["buttons"][0]["payload"] == "/human_handoff"
 
     path = action_server.folder.content / "orders-and-shipping" / "shipping-countries.md"
     path.write_text(path.read_text().replace("Canada", "Canada (from the Toronto warehouse)"))
     reindex(content_dir=action_server.folder.content, index_path=action_server.folder.index, embedder=embedder)
-    [fresh] = call(action_server.url, "anon:rest-4", "do you ship to canada")
+    [fresh] = call(action_server, "anon:rest-4", "do you ship to canada")
     assert "Canada (from the Toronto warehouse)" in fresh["text"]
