@@ -1,0 +1,160 @@
+"""An agent takes over a messaging-channel conversation, end to end: the real Rasa and action
+servers of the session stack, the customer on the callback channel (a stand-in gateway on
+127.0.0.1 receives what Rasa sends), the console in-process on the same two stores.
+
+Proves the Rasa 3.6 mechanics the takeover rests on (supportbot/console/relay.py): the pause
+appended with ``tracker/events`` stops the bot from answering while the customer's messages
+are still recorded; agent messages appended with ``output_channel=callback`` reach the
+customer's channel and stay in the tracker as bot utterances carrying the agent; the resume
+brings the bot back; and closing plans the ``csat_followup`` campaign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, select
+from starlette.routing import Mount
+
+from supportbot.console.takeover import HAND_BACK_LINE
+from supportbot.outreach.config import load_config
+from supportbot.outreach.planner import PlanReport, days_to_plan, insert_ignoring_duplicates, plan_batch
+from supportbot.store.models import ChannelIdentity, Consent, SupportInteraction, utcnow
+from supportbot.store.outreach_models import OutboxMessage
+from tests.handoff.conftest import Agent
+from tests.prepared import Stack
+
+pytestmark = pytest.mark.e2e
+
+CUSTOMER = "C000021"
+CUSTOMER_SAYS = ["hello? my sync stopped working", "it says error 42 on my phone", "yes, I restarted it already"]
+AGENT_SAYS = ["Hi, I'm looking at your account now.", "Thanks, that helps.", "I've reset your sync; try again now."]
+
+
+def texts(stack: Stack, sender: str) -> list[str]:
+    return [str(body.get("text", "")) for _, body in stack.gateway.received(sender)]
+
+
+def the_handoff(stack: Stack, sender: str) -> SupportInteraction:
+    with stack.sessions() as session:
+        row = session.scalar(
+            select(SupportInteraction).where(
+                SupportInteraction.conversation_id == sender, SupportInteraction.kind == "handoff"
+            )
+        )
+        assert row is not None, f"no handoff recorded for {sender}"
+        session.expunge(row)
+        return row
+
+
+def feed_text(agent: Agent, handoff_id: int, after: int = 0) -> str:
+    """What the conversation's live feed sends (the stream ends after a few seconds in tests)."""
+    with agent.client.stream("GET", f"/console/inbox/{handoff_id}/feed", params={"after": after}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return "".join(response.iter_text())
+
+
+def test_an_agent_takes_over_a_messaging_conversation(
+    stack: Stack, staff: dict[str, int], sign_in: Any, short_streams: None
+) -> None:
+    sender = f"gw-handoff-{uuid.uuid4().hex[:8]}"
+    with stack.sessions.begin() as session:  # linked before, as actions/linking.py would have done
+        session.add(ChannelIdentity(customer_id=CUSTOMER, channel="callback", external_id=sender, linked_at=utcnow()))
+        session.execute(delete(Consent).where(Consent.customer_id == CUSTOMER))  # every kind granted
+
+    assert stack.callback(sender, "I want to talk to a person").status_code == 200
+    asked = stack.gateway.wait_for(sender, 1)
+    assert "support team" in str(asked[0]["text"])
+    handoff = the_handoff(stack, sender)
+    assert (handoff.status, handoff.customer_id, handoff.channel) == ("open", CUSTOMER, "callback")
+
+    ana, ben = sign_in("ana@lumen.example"), sign_in("ben@lumen.example")
+    inbox = ana.page("/console/inbox")
+    assert f'data-handoff="{handoff.id}"' in inbox
+    assert "callback" in inbox
+
+    assert ana.post(f"/console/inbox/{handoff.id}/claim").status_code == 303
+    joined = stack.gateway.wait_for(sender, 2)[1]
+    assert joined["text"] == "Ana from support joined the conversation."
+    refused = ben.post(f"/console/inbox/{handoff.id}/claim")
+    assert refused.status_code == 409 and "already assigned to Ana" in refused.text
+    assert stack.tracker(sender)["paused"] is True
+
+    for customer_line, agent_line in zip(CUSTOMER_SAYS, AGENT_SAYS, strict=True):
+        before = len(texts(stack, sender))
+        assert stack.callback(sender, customer_line).status_code == 200  # returns once Rasa has handled it
+        assert len(texts(stack, sender)) == before, "the bot answered while a person had the conversation"
+        assert json.dumps(customer_line)[1:-1] in feed_text(ana, handoff.id)
+        assert ana.post(f"/console/inbox/{handoff.id}/reply", text=agent_line).status_code == 303
+        assert stack.gateway.wait_for(sender, before + 1)[-1]["text"] == agent_line
+    # Only the agent assigned writes to the customer.
+    assert ben.post(f"/console/inbox/{handoff.id}/reply", text="me too").status_code == 409
+
+    events = stack.tracker(sender)["events"]
+    by_agent = [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
+    assert [e["text"] for e in by_agent if e["metadata"]["agent"]["event"] == "message"] == AGENT_SAYS
+    assert {e["metadata"]["agent"]["id"] for e in by_agent} == {staff["ana@lumen.example"]}
+    assert [e["text"] for e in events if e["event"] == "user"][-3:] == CUSTOMER_SAYS
+    assert the_handoff(stack, sender).first_reply_at is not None
+
+    assert ana.post(f"/console/inbox/{handoff.id}/hand-back").status_code == 303
+    said = stack.gateway.wait_for(sender, len(texts(stack, sender)))
+    assert [said[-2]["text"], said[-1]["text"]] == ["Ana left the conversation.", HAND_BACK_LINE]
+    assert stack.tracker(sender)["paused"] is False
+    before = len(texts(stack, sender))
+    assert stack.callback(sender, "what plan am I on?").status_code == 200
+    answer = stack.gateway.wait_for(sender, before + 1)[before]
+    assert "plan" in str(answer["text"]).lower()
+
+    assert ana.post(f"/console/inbox/{handoff.id}/close", outcome="resolved", note="sync reset").status_code == 303
+    closed = the_handoff(stack, sender)
+    assert (closed.status, closed.outcome, closed.closed_by) == ("closed", "resolved", staff["ana@lumen.example"])
+    assert f'data-handoff="{handoff.id}"' not in ana.page("/console/inbox")
+
+    planned = plan_csat_followups(stack, CUSTOMER)
+    assert [(row.occasion, row.status) for row in planned if row.occasion == f"handoff{handoff.id}"] == [
+        (f"handoff{handoff.id}", "planned")
+    ]
+
+
+def plan_csat_followups(stack: Stack, customer_id: str) -> list[OutboxMessage]:
+    """The outreach planner's own decision for this customer, written as it writes it (csat only,
+    so no other campaign's row lands in the shared stack's outbox)."""
+    now, config = dt.datetime.now(dt.UTC), load_config()
+    with stack.sessions.begin() as session:
+        for day in days_to_plan(now):
+            rows = plan_batch(session=session, ids=[customer_id], day=day, now=now, config=config, report=PlanReport(day))
+            insert_ignoring_duplicates(session, [row for row in rows if row["campaign"] == "csat_followup"])
+    with stack.sessions() as session:
+        found = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.customer_id == customer_id, OutboxMessage.campaign == "csat_followup"
+            )
+        ).all()
+        for row in found:
+            session.expunge(row)
+        return list(found)
+
+
+def test_a_claim_that_rasa_cannot_take_is_undone(
+    stack: Stack, staff: dict[str, int], sign_in: Any, console_app: FastAPI
+) -> None:
+    """Rasa unreachable (wrong address): the claim is rolled back, the customer still waits."""
+    sender = f"gw-handoff-{uuid.uuid4().hex[:8]}"
+    assert stack.callback(sender, "can I talk to a human please").status_code == 200
+    stack.gateway.wait_for(sender, 1)
+    handoff = the_handoff(stack, sender)
+    ana = sign_in("ana@lumen.example")
+    mount = next(route for route in console_app.routes if isinstance(route, Mount))
+    mount.app.state.console.takeover._relay._client.base_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    answer = ana.post(f"/console/inbox/{handoff.id}/claim")
+    assert answer.status_code == 502 and "Nothing was sent" in answer.text
+    assert the_handoff(stack, sender).status == "open"
+    assert stack.tracker(sender)["paused"] is False
+    assert len(stack.gateway.received(sender)) == 1
