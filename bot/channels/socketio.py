@@ -24,7 +24,8 @@ customer, or none (the customer signed out), ends the verified connection.
 Events (server side of the protocol in docs/WIDGET.md):
 ``session_request`` → ``session_confirm`` ``{session_id, verified, token_problem,
 expires_at}`` then ``history`` ``{messages}``; ``user_uttered`` ``{message}`` →
-``bot_uttered`` (Rasa's format; a person's message also carries ``agent`` ``{name, event}``), ``user_echo`` to the customer's other tabs;
+``bot_uttered`` (Rasa's format; a person's message also carries ``agent`` ``{name, event}``),
+``user_echo`` to the customer's other tabs;
 ``refresh`` ``{customer_token}`` → ``refresh_result`` ``{ok, expires_at}``; problems →
 ``error_message`` ``{code, text}``, never a stack trace.
 """

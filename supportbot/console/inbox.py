@@ -64,7 +64,9 @@ class QueueItem:
     assignee: str | None
 
 
-def _message(event_id: int, type_name: str, timestamp: float | None, data: dict[str, Any], masker: Masker) -> Message | None:
+def _message(
+    event_id: int, type_name: str, timestamp: float | None, data: dict[str, Any], masker: Masker
+) -> Message | None:
     at = from_epoch(timestamp)
     if type_name == "user":
         intent = str(((data.get("parse_data") or {}).get("intent") or {}).get("name") or "")
@@ -119,8 +121,12 @@ def queue_items(stores: Stores, *, show_ids: bool, escalate_after: dt.timedelta)
             customer_id = customer_of_handoff(session, handoff)
             masker = viewer_masker(session, customer_id, show_ids=show_ids)
             customer = session.get(Customer, customer_id) if customer_id else None
-            profile = get_profile(session=session, customer_id=customer_id) if customer is not None and customer_id else None
-            said = [m.text for m in messages_after(connection, handoff.conversation_id, 0, masker) if m.sender == "customer"]
+            profile = (
+                get_profile(session=session, customer_id=customer_id) if customer is not None and customer_id else None
+            )
+            said = [
+                m.text for m in messages_after(connection, handoff.conversation_id, 0, masker) if m.sender == "customer"
+            ]
             waited = handoff.waited(now)
             items.append(
                 QueueItem(

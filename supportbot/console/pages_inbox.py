@@ -163,9 +163,7 @@ def _view(request: Request, user: StaffUser, handoff_id: int) -> dict[str, Any]:
             else None,
             "mine": handoff.assigned_to == user.id and handoff.status == handoffs.CLAIMED,
             "may_close": handoff.status != handoffs.CLOSED
-            and (
-                handoff.status != handoffs.CLAIMED or handoff.assigned_to == user.id or user.can("manage_handoffs")
-            ),
+            and (handoff.status != handoffs.CLAIMED or handoff.assigned_to == user.id or user.can("manage_handoffs")),
             "reason": masker.text(handoff.reason),
             "max_reply": MAX_REPLY,
             "outcomes": handoffs.OUTCOMES,

@@ -65,7 +65,8 @@ def resume_events(user_id: int | None, name: str, line: str, *, left: bool) -> l
 HAND_BACK_LINE = f"Hi, {BOT_NAME} here again. What else can I help you with? If you need a person again, just say so."
 CLOSED_LINE = f"Thanks for your patience. {BOT_NAME} here again: I'm around if you need anything else."
 CLOSED_UNCLAIMED_LINE = (
-    "Our support team has closed your request. If you still need a person, just ask again and I'll put you in the queue."
+    "Our support team has closed your request. "
+    "If you still need a person, just ask again and I'll put you in the queue."
 )
 
 
@@ -75,6 +76,9 @@ class Takeover:
     def __init__(self, *, sessions: sessionmaker[Session], relay: ConversationRelay) -> None:
         self._sessions = sessions
         self._relay = relay
+
+    def close_connections(self) -> None:
+        self._relay.close()
 
     def _name(self, session: Session, user_id: int) -> str:
         return handoffs.agent_name(session=session, user_id=user_id)

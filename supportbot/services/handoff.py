@@ -24,7 +24,7 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import ColumnElement, Update, select, update
 from sqlalchemy.orm import Session
 
 from supportbot.errors import InvalidRequestError, NotFoundError
@@ -147,7 +147,7 @@ def _conflict_text(session: Session, handoff: Handoff, wanted: str) -> str:
     return f"the handoff is {handoff.status}, so that cannot be done now"
 
 
-def _row(handoff_id: int) -> tuple[object, ...]:
+def _row(handoff_id: int) -> tuple[ColumnElement[bool], ...]:
     return (SupportInteraction.id == handoff_id, SupportInteraction.kind == KIND)
 
 
@@ -303,7 +303,9 @@ def expected_wait(*, session: Session, conversation_id: str, now: dt.datetime | 
     samples = [
         (assigned - (since or created)).total_seconds()
         for assigned, since, created in session.execute(
-            select(SupportInteraction.assigned_at, SupportInteraction.waiting_since, SupportInteraction.created_at).where(
+            select(
+                SupportInteraction.assigned_at, SupportInteraction.waiting_since, SupportInteraction.created_at
+            ).where(
                 SupportInteraction.kind == KIND,
                 SupportInteraction.assigned_at.is_not(None),
                 SupportInteraction.assigned_at >= now - EXPECTED_WAIT_SAMPLE,

@@ -18,9 +18,7 @@ from supportbot.errors import ConfigurationError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ALWAYS = "mon-sun 00:00-24:00"
-_PART = re.compile(
-    r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$"
-)
+_PART = re.compile(r"^(?P<first>[a-z]{3})(?:-(?P<last>[a-z]{3}))?\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ def next_opening(hours: SupportHours, now: dt.datetime) -> dt.datetime | None:
 
 
 def describe_opening(opening: dt.datetime, now: dt.datetime) -> str:
-    """"today at 09:00", "tomorrow at 09:00" or "Monday at 09:00", plus the zone."""
+    """ "today at 09:00", "tomorrow at 09:00" or "Monday at 09:00", plus the zone."""
     local_now = now.astimezone(opening.tzinfo)
     days = (opening.date() - local_now.date()).days
     day = "today" if days == 0 else "tomorrow" if days == 1 else DAY_NAMES[opening.weekday()]

@@ -3,6 +3,7 @@ that stack (its tracker store and Rasa's HTTP API with the API token), signed-in
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -19,12 +20,22 @@ from sqlalchemy import select
 from supportbot.console import auth, pages_inbox
 from supportbot.console.app import create_console_app
 from supportbot.console.auth import create_user
+from supportbot.outreach.config import load_config
+from supportbot.outreach.planner import PlanReport, days_to_plan, insert_ignoring_duplicates, plan_batch
 from supportbot.settings import Settings
 from supportbot.store.console_models import ConsoleUser
+from supportbot.store.outreach_models import OutboxMessage
 from tests.prepared import Stack
+from tests.widget.conftest import WebServer, visit, web_settings
+
+__all__ = ["visit"]  # the widget tests' browser-visitor fixture, used here against this module's `web`
 
 PASSWORD = "correct horse battery staple"
-STAFF = {"ana@lumen.example": ("agent", "Ana"), "ben@lumen.example": ("agent", "Ben"), "lee@lumen.example": ("lead", None)}
+STAFF = {
+    "ana@lumen.example": ("agent", "Ana"),
+    "ben@lumen.example": ("agent", "Ben"),
+    "lee@lumen.example": ("lead", None),
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -92,6 +103,7 @@ def console_app(stack: Stack, staff: dict[str, int]) -> Iterator[FastAPI]:
     app.mount("/console", console)
     yield app
     console.state.console.stores.dispose()
+    console.state.console.takeover.close_connections()
 
 
 @pytest.fixture
@@ -132,3 +144,42 @@ def wait_until(check: Callable[[], Any], *, timeout: float = 120, what: str = "t
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def web(stack: Stack, staff: dict[str, int]) -> Iterator[WebServer]:
+    """The web process as ``make run`` wires it: demo page, widget and console, with Rasa's API token."""
+    settings = web_settings(
+        stack,
+        rasa_api_token=SecretStr(stack.api_token),
+        tracker_store_url=f"sqlite:///{stack.tracker_db}",
+        console_secret=SecretStr("c" * 40),
+    )
+    with WebServer(settings) as server:
+        yield server
+
+
+def plan_csat_followups(stack: Stack, customer_id: str) -> list[OutboxMessage]:
+    """The outreach planner's own decision for this customer, written as it writes it (csat only,
+    so no other campaign's row lands in the shared stack's outbox)."""
+    now, config = dt.datetime.now(dt.UTC), load_config()
+    with stack.sessions.begin() as session:
+        for day in days_to_plan(now):
+            rows = plan_batch(
+                session=session,
+                ids=[customer_id],
+                day=day,
+                now=now,
+                config=config,
+                report=PlanReport(day, dry_run=False),
+            )
+            insert_ignoring_duplicates(session, [row for row in rows if row["campaign"] == "csat_followup"])
+    with stack.sessions() as session:
+        found = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.customer_id == customer_id, OutboxMessage.campaign == "csat_followup"
+            )
+        ).all()
+        for row in found:
+            session.expunge(row)
+        return list(found)

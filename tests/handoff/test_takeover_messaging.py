@@ -11,7 +11,6 @@ brings the bot back; and closing plans the ``csat_followup`` campaign.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -22,11 +21,8 @@ from sqlalchemy import delete, select
 from starlette.routing import Mount
 
 from supportbot.console.takeover import HAND_BACK_LINE
-from supportbot.outreach.config import load_config
-from supportbot.outreach.planner import PlanReport, days_to_plan, insert_ignoring_duplicates, plan_batch
 from supportbot.store.models import ChannelIdentity, Consent, SupportInteraction, utcnow
-from supportbot.store.outreach_models import OutboxMessage
-from tests.handoff.conftest import Agent
+from tests.handoff.conftest import Agent, plan_csat_followups
 from tests.prepared import Stack
 
 pytestmark = pytest.mark.e2e
@@ -121,25 +117,6 @@ def test_an_agent_takes_over_a_messaging_conversation(
     assert [(row.occasion, row.status) for row in planned if row.occasion == f"handoff{handoff.id}"] == [
         (f"handoff{handoff.id}", "planned")
     ]
-
-
-def plan_csat_followups(stack: Stack, customer_id: str) -> list[OutboxMessage]:
-    """The outreach planner's own decision for this customer, written as it writes it (csat only,
-    so no other campaign's row lands in the shared stack's outbox)."""
-    now, config = dt.datetime.now(dt.UTC), load_config()
-    with stack.sessions.begin() as session:
-        for day in days_to_plan(now):
-            rows = plan_batch(session=session, ids=[customer_id], day=day, now=now, config=config, report=PlanReport(day))
-            insert_ignoring_duplicates(session, [row for row in rows if row["campaign"] == "csat_followup"])
-    with stack.sessions() as session:
-        found = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.customer_id == customer_id, OutboxMessage.campaign == "csat_followup"
-            )
-        ).all()
-        for row in found:
-            session.expunge(row)
-        return list(found)
 
 
 def test_a_claim_that_rasa_cannot_take_is_undone(
