@@ -61,12 +61,11 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
-def _takeover(settings: Settings, stores: Stores) -> Takeover | None:
-    """The inbox's way into conversations, if the console may reach Rasa's HTTP API."""
-    if settings.rasa_api_token is None:
-        return None
-    relay = ConversationRelay(base_url=settings.rasa_url, token=settings.rasa_api_token.get_secret_value())
-    return Takeover(sessions=stores.profile, relay=relay)
+def _takeover(settings: Settings, stores: Stores) -> Takeover:
+    """The inbox's way into conversations: Rasa's HTTP API (without ``RASA_API_TOKEN`` every step
+    that writes to a conversation says so and changes nothing)."""
+    token = settings.rasa_api_token.get_secret_value() if settings.rasa_api_token else None
+    return Takeover(sessions=stores.profile, relay=ConversationRelay(base_url=settings.rasa_url, token=token))
 
 
 def create_console_app(settings: Settings) -> FastAPI:

@@ -185,6 +185,15 @@ class HandoffKpis:
     def resolved_share(self) -> float | None:
         return share(self.resolved, self.closed)
 
+    @property
+    def per_day_mean(self) -> float:
+        return self.requested / len(self.per_day) if self.per_day else 0.0
+
+    @property
+    def busiest_day(self) -> str:
+        day, count = max(self.per_day, key=lambda item: (item[1], item[0]), default=(None, 0))
+        return f"{day:%d %b}: {count}" if day is not None and count else "–"
+
 
 def handoff_kpis(session: Session, period: Period) -> HandoffKpis:
     rows = session.execute(

@@ -74,9 +74,6 @@ def kpi_dashboard(request: Request, user: Annotated[StaffUser, Depends(require("
         agent_names=agent_names,
         minutes=minutes,
         percent=percent,
-        handoffs_chart=charts.bar_chart(
-            "Handoffs per day", [(d.strftime("%d %b"), float(n)) for d, n in people.per_day]
-        ),
         conversations_chart=charts.bar_chart("Conversations per day", per_day),
         csat_chart=charts.line_chart("CSAT per week (1-5)", ratings.csat_weekly, lower=1, upper=5),
         nps_chart=charts.line_chart("NPS per week", ratings.nps_weekly, lower=-100, upper=100),

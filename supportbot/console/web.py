@@ -51,7 +51,7 @@ class ConsoleState:
     csp: str
     sign_in: SignInGuard
     takeover: Takeover | None = None
-    """The agent steps that write to conversations (the inbox); ``None`` without Rasa's API token."""
+    """The agent steps that write to conversations (the inbox, ``create_console_app`` sets it)."""
 
 
 def console(request: Request) -> ConsoleState:
