@@ -34,30 +34,30 @@ def _agent(user_id: int, name: str, event: str) -> dict[str, Any]:
     return {"agent": {"id": user_id, "name": name, "event": event}}
 
 
-def _bot(text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+def bot_event(text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"event": "bot", "text": text, "timestamp": time.time(), "data": {}, "metadata": metadata or {}}
 
 
 def joined_events(user_id: int, name: str) -> list[dict[str, Any]]:
     return [
         {"event": "pause", "timestamp": time.time()},
-        _bot(f"{name} from support joined the conversation.", _agent(user_id, name, "joined")),
+        bot_event(f"{name} from support joined the conversation.", _agent(user_id, name, "joined")),
     ]
 
 
 def reply_events(user_id: int, name: str, text: str) -> list[dict[str, Any]]:
-    return [_bot(text, _agent(user_id, name, "message"))]
+    return [bot_event(text, _agent(user_id, name, "message"))]
 
 
 def resume_events(user_id: int | None, name: str, line: str, *, left: bool) -> list[dict[str, Any]]:
     """The bot takes over again: the agent leaves, the waiting state ends, the bot says ``line``."""
     events: list[dict[str, Any]] = []
     if left and user_id is not None:
-        events.append(_bot(f"{name} left the conversation.", _agent(user_id, name, "left")))
+        events.append(bot_event(f"{name} left the conversation.", _agent(user_id, name, "left")))
     events += [
         {"event": "resume", "timestamp": time.time()},
         {"event": "slot", "name": WAITING_SLOT, "value": None, "timestamp": time.time()},
-        _bot(line, {"handoff": "bot_resumed"}),
+        bot_event(line, {"handoff": "bot_resumed"}),
     ]
     return events
 

@@ -11,7 +11,9 @@ brings the bot back; and closing plans the ``csat_followup`` campaign.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import uuid
 from typing import Any
 
@@ -20,6 +22,8 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from starlette.routing import Mount
 
+from scheduler.handoff_job import escalate
+from supportbot.console.relay import ConversationRelay
 from supportbot.console.takeover import HAND_BACK_LINE
 from supportbot.store.models import ChannelIdentity, Consent, SupportInteraction, utcnow
 from tests.handoff.conftest import Agent, plan_csat_followups
@@ -135,3 +139,28 @@ def test_a_claim_that_rasa_cannot_take_is_undone(
     assert the_handoff(stack, sender).status == "open"
     assert stack.tracker(sender)["paused"] is False
     assert len(stack.gateway.received(sender)) == 1
+
+
+def test_a_customer_left_waiting_is_escalated_and_told_the_wait(
+    stack: Stack, staff: dict[str, int], sign_in: Any
+) -> None:
+    sender = f"gw-handoff-{uuid.uuid4().hex[:8]}"
+    assert stack.callback(sender, "I need a human").status_code == 200
+    stack.gateway.wait_for(sender, 1)
+    handoff = the_handoff(stack, sender)
+    with stack.sessions.begin() as session:  # asked 20 minutes ago
+        row = session.get(SupportInteraction, handoff.id)
+        assert row is not None and row.waiting_since is not None
+        row.waiting_since -= dt.timedelta(minutes=20)
+    relay = ConversationRelay(base_url=stack.rasa_url, token=stack.api_token)
+    try:
+        assert escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10)) >= 1
+        again = escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10))
+    finally:
+        relay.close()
+    told = stack.gateway.wait_for(sender, 2)[1]
+    assert str(told["text"]).startswith("Sorry for the wait") and "in the queue" in str(told["text"])
+    assert again == 0 and len(stack.gateway.received(sender)) == 2  # told once
+    inbox = sign_in("ana@lumen.example").page("/console/inbox")
+    rows = re.findall(r'<tr class="handoff( escalated)?" data-handoff="(\d+)" data-status="open"', inbox)
+    assert rows[0] == (" escalated", str(handoff.id)), rows
