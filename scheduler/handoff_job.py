@@ -52,12 +52,8 @@ def escalate(*, sessions: sessionmaker[Session], relay: ConversationRelay, after
 def escalation_job() -> int:
     settings = runtime.settings()
     url, token = runtime.rasa_connection()
-    relay = ConversationRelay(base_url=url, token=token)
-    try:
-        return escalate(
-            sessions=runtime.sessions(runtime.database_url()),
-            relay=relay,
-            after=dt.timedelta(minutes=settings.handoff_escalate_after_minutes),
-        )
-    finally:
-        relay.close()
+    return escalate(
+        sessions=runtime.sessions(runtime.database_url()),
+        relay=ConversationRelay(base_url=url, token=token),
+        after=dt.timedelta(minutes=settings.handoff_escalate_after_minutes),
+    )

@@ -38,32 +38,29 @@ class ConversationRelay:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
     ) -> None:
+        self.base_url = base_url.rstrip("/")
         self._token = token
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            transport=transport,
-            timeout=httpx.Timeout(timeout, connect=5.0),
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        self._transport = transport
+        self._timeout = httpx.Timeout(timeout, connect=5.0)
 
     def append(self, conversation_id: str, events: list[dict[str, Any]], *, output_channel: str | None) -> None:
         """Append ``events`` and send their bot messages to the customer on ``output_channel``
-        (the conversation's latest input channel when ``None``)."""
+        (the conversation's latest input channel when ``None``). One short connection per call:
+        nothing stays open in the web process (agents write seconds apart)."""
         if not self._token:
             raise ConfigurationError("RASA_API_TOKEN is not set: the console cannot write to conversations")
         try:
-            response = self._client.post(
-                f"/conversations/{quote(conversation_id, safe=':@')}/tracker/events",
-                params={
-                    "token": self._token,
-                    "output_channel": output_channel or "latest",
-                    "execute_side_effects": "true",
-                    "include_events": "NONE",
-                },
-                json=events,
-            )
+            with httpx.Client(base_url=self.base_url, transport=self._transport, timeout=self._timeout) as client:
+                response = client.post(
+                    f"/conversations/{quote(conversation_id, safe=':@')}/tracker/events",
+                    params={
+                        "token": self._token,
+                        "output_channel": output_channel or "latest",
+                        "execute_side_effects": "true",
+                        "include_events": "NONE",
+                    },
+                    json=events,
+                )
         except httpx.TransportError as exc:
             raise RelayError(f"the assistant (Rasa) could not be reached: {type(exc).__name__}") from exc
         if response.status_code in (401, 403):

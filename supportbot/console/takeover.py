@@ -77,9 +77,6 @@ class Takeover:
         self._sessions = sessions
         self._relay = relay
 
-    def close_connections(self) -> None:
-        self._relay.close()
-
     def _name(self, session: Session, user_id: int) -> str:
         return handoffs.agent_name(session=session, user_id=user_id)
 

@@ -106,7 +106,6 @@ def console_app(stack: Stack, staff: dict[str, int]) -> Iterator[FastAPI]:
     app.mount("/console", console)
     yield app
     console.state.console.stores.dispose()
-    console.state.console.takeover.close_connections()
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def test_a_claim_that_rasa_cannot_take_is_undone(
     handoff = the_handoff(stack, sender)
     ana = sign_in("ana@lumen.example")
     mount = next(route for route in console_app.routes if isinstance(route, Mount))
-    mount.app.state.console.takeover._relay._client.base_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    mount.app.state.console.takeover._relay.base_url = "http://127.0.0.1:9"  # type: ignore[attr-defined]
     answer = ana.post(f"/console/inbox/{handoff.id}/claim")
     assert answer.status_code == 502 and "Nothing was sent" in answer.text
     assert the_handoff(stack, sender).status == "open"
@@ -153,11 +153,8 @@ def test_a_customer_left_waiting_is_escalated_and_told_the_wait(
         assert row is not None and row.waiting_since is not None
         row.waiting_since -= dt.timedelta(minutes=20)
     relay = ConversationRelay(base_url=stack.rasa_url, token=stack.api_token)
-    try:
-        assert escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10)) >= 1
-        again = escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10))
-    finally:
-        relay.close()
+    assert escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10)) >= 1
+    again = escalate(sessions=stack.sessions, relay=relay, after=dt.timedelta(minutes=10))
     told = stack.gateway.wait_for(sender, 2)[1]
     assert str(told["text"]).startswith("Sorry for the wait") and "in the queue" in str(told["text"])
     assert again == 0 and len(stack.gateway.received(sender)) == 2  # told once
