@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     support_timezone: str = "UTC"
     handoff_escalate_after_minutes: int = Field(default=10, gt=0)
     """An unclaimed handoff waiting longer is escalated: listed first in red, the customer told the wait."""
+    handoff_goodwill_points: int = Field(default=200, ge=1, le=10_000)
+    """What the inbox's one-click "goodwill points" grants (once per handoff)."""
     # Website widget and demo page (issue 5).
     rasa_public_url: str | None = None
     """The Rasa address the customer's browser connects to (socket.io); ``rasa_url`` when unset."""

@@ -165,6 +165,9 @@ def _view(request: Request, user: StaffUser, handoff_id: int) -> dict[str, Any]:
             "may_close": handoff.status != handoffs.CLOSED
             and (handoff.status != handoffs.CLAIMED or handoff.assigned_to == user.id or user.can("manage_handoffs")),
             "reason": masker.text(handoff.reason),
+            "customer_known": customer_id is not None,
+            "web_chat": handoff.conversation_id.startswith("cust:"),
+            "goodwill_points": state.settings.handoff_goodwill_points,
             "max_reply": MAX_REPLY,
             "outcomes": handoffs.OUTCOMES,
         }
@@ -295,4 +298,29 @@ def close_handoff(
     answer = _attempt(request, handoff_id, step)
     if answer.status_code < 400:
         _audit(request, user, "close_handoff", handoff_id, outcome=outcome)
+    return answer
+
+
+@router.post("/inbox/{handoff_id}/goodwill", name="goodwill_handoff")
+def goodwill_handoff(
+    request: Request, handoff_id: HandoffId, user: Annotated[StaffUser, Depends(form_by("handle_handoffs"))]
+) -> Response:
+    """One click: the configured goodwill points, through the perks service, once per handoff."""
+    points = console(request).settings.handoff_goodwill_points
+    answer = _attempt(
+        request, handoff_id, lambda: _takeover(request).grant_goodwill(handoff_id, user.id, points=points)
+    )
+    if answer.status_code < 400:
+        _audit(request, user, "grant_goodwill", handoff_id, points=points)
+    return answer
+
+
+@router.post("/inbox/{handoff_id}/link-code", name="link_code_handoff")
+def link_code_handoff(
+    request: Request, handoff_id: HandoffId, user: Annotated[StaffUser, Depends(form_by("handle_handoffs"))]
+) -> Response:
+    """One click: a fresh link code sent into the customer's signed-in web chat (never shown to the agent)."""
+    answer = _attempt(request, handoff_id, lambda: _takeover(request).send_link_code(handoff_id, user.id))
+    if answer.status_code < 400:
+        _audit(request, user, "send_link_code", handoff_id)
     return answer

@@ -20,9 +20,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.conversation_ids import customer_of_conversation, parse_conversation_id
 from supportbot.console.relay import ConversationRelay, RelayError
 from supportbot.services import handoff as handoffs
+from supportbot.services import perks
 from supportbot.services.handoff import Handoff, HandoffConflict
+from supportbot.services.linking import create_link_code
+from supportbot.services.perk_types import PointsPerk
+from supportbot.store.models import utcnow
 
 WAITING_SLOT = "handoff_requested"
 BOT_NAME = "Lumen"
@@ -113,6 +118,56 @@ class Takeover:
         self._relay.append(current.conversation_id, events, output_channel=current.channel)
         with self._sessions.begin() as session:
             return handoffs.hand_back(session=session, handoff_id=handoff_id, agent_id=user_id)
+
+    def grant_goodwill(self, handoff_id: int, user_id: int, *, points: int) -> str:
+        """Goodwill points for the customer, once per handoff, told to them in the agent's name.
+
+        Granted by ``supportbot.services.perks`` (ledger, exactly once per key) in one
+        transaction with the check that this agent has the conversation; the message is sent
+        afterwards and says what the grant says. A second click grants nothing and says so.
+        """
+        with self._sessions.begin() as session:
+            current = handoffs.check_assignee(session=session, handoff_id=handoff_id, agent_id=user_id)
+            customer_id = self._customer(session, current)
+            granted = perks.grant_perk(
+                session=session,
+                customer_id=customer_id,
+                perk=PointsPerk(points=points),
+                grant_key=f"handoff{handoff_id}:goodwill",
+                reason=f"goodwill from support (handoff {handoff_id})",
+                today=utcnow().date(),
+            )
+            name = self._name(session, user_id)
+        if not granted.new:
+            raise HandoffConflict("the goodwill points for this conversation were granted already")
+        try:
+            self._relay.append(
+                current.conversation_id, reply_events(user_id, name, granted.sentence), output_channel=current.channel
+            )
+        except RelayError as exc:
+            raise RelayError(f"the points were granted, but the message did not reach the customer ({exc})") from exc
+        return granted.sentence
+
+    def send_link_code(self, handoff_id: int, user_id: int) -> None:
+        """A fresh code to link a messaging app, sent into the customer's verified web chat only.
+
+        The agent never sees it: the console masks link codes in every text (``redact``).
+        """
+        with self._sessions.begin() as session:
+            current = handoffs.check_assignee(session=session, handoff_id=handoff_id, agent_id=user_id)
+            if parse_conversation_id(current.conversation_id).kind != "verified":
+                raise HandoffConflict("a link code can only be sent into the customer's signed-in website chat")
+            code = create_link_code(session=session, customer_id=self._customer(session, current), now=utcnow())
+            name = self._name(session, user_id)
+        text = f"Here is your code to link your messaging app: {code}. Send it to us there within 15 minutes."
+        self._relay.append(current.conversation_id, reply_events(user_id, name, text), output_channel=current.channel)
+
+    @staticmethod
+    def _customer(session: Session, handoff: Handoff) -> str:
+        customer_id = handoff.customer_id or customer_of_conversation(handoff.conversation_id)
+        if customer_id is None:
+            raise HandoffConflict("this customer is not verified: nothing can be done on an account")
+        return customer_id
 
     def close(self, handoff_id: int, user_id: int, *, outcome: str, note: str, may_close_others: bool) -> Handoff:
         if outcome not in handoffs.OUTCOMES:

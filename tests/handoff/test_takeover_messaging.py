@@ -26,6 +26,7 @@ from scheduler.handoff_job import escalate
 from supportbot.console.relay import ConversationRelay
 from supportbot.console.takeover import HAND_BACK_LINE
 from supportbot.store.models import ChannelIdentity, Consent, SupportInteraction, utcnow
+from supportbot.store.perk_models import PerkGrant
 from tests.handoff.conftest import Agent, plan_csat_followups
 from tests.prepared import Stack
 
@@ -93,12 +94,24 @@ def test_an_agent_takes_over_a_messaging_conversation(
         assert json.dumps(customer_line)[1:-1] in feed_text(ana, handoff.id)
         assert ana.post(f"/console/inbox/{handoff.id}/reply", text=agent_line).status_code == 303
         assert stack.gateway.wait_for(sender, before + 1)[-1]["text"] == agent_line
+    # One click: goodwill points through the perks service, once, told to the customer in Ana's name.
+    before = len(texts(stack, sender))
+    assert ana.post(f"/console/inbox/{handoff.id}/goodwill").status_code == 303
+    assert "200 bonus loyalty points" in str(stack.gateway.wait_for(sender, before + 1)[-1]["text"])
+    again = ana.post(f"/console/inbox/{handoff.id}/goodwill")
+    assert again.status_code == 409 and "granted already" in again.text
+    with stack.sessions() as session:
+        grants = session.scalars(select(PerkGrant).where(PerkGrant.grant_key == f"handoff{handoff.id}:goodwill")).all()
+        assert [(g.customer_id, g.points) for g in grants] == [(CUSTOMER, 200)]
+    # A link code only goes into a signed-in web chat, never into a messaging conversation.
+    refused = ana.post(f"/console/inbox/{handoff.id}/link-code")
+    assert refused.status_code == 409 and "website chat" in refused.text
     # Only the agent assigned writes to the customer.
     assert ben.post(f"/console/inbox/{handoff.id}/reply", text="me too").status_code == 409
 
     events = stack.tracker(sender)["events"]
     by_agent = [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent")]
-    assert [e["text"] for e in by_agent if e["metadata"]["agent"]["event"] == "message"] == AGENT_SAYS
+    assert [e["text"] for e in by_agent if e["metadata"]["agent"]["event"] == "message"][:3] == AGENT_SAYS
     assert {e["metadata"]["agent"]["id"] for e in by_agent} == {staff["ana@lumen.example"]}
     assert [e["text"] for e in events if e["event"] == "user"][-3:] == CUSTOMER_SAYS
     assert the_handoff(stack, sender).first_reply_at is not None
