@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from supportbot.console.takeover import HAND_BACK_LINE
-from supportbot.store.models import SupportInteraction
+from supportbot.store.models import Consent, SupportInteraction
 from tests.browser import artifact_path
 from tests.handoff.conftest import PASSWORD, plan_csat_followups
 from tests.prepared import Stack
@@ -64,6 +64,8 @@ def test_customer_and_agent_talk_live_and_the_bot_waits(
 ) -> None:
     conversation = conversation_of(CUSTOMER)
     restart_conversation(stack, conversation)
+    with stack.sessions.begin() as session:  # every kind of message granted (the demo data withdraws some)
+        session.execute(delete(Consent).where(Consent.customer_id == CUSTOMER))
     agent = signed_in_agent(browser, web, "ana@lumen.example")
     agent.get_by_role("link", name="Inbox").click()
     agent.evaluate("window.__sameDocument = true")  # gone if the page reloads
@@ -131,5 +133,5 @@ def test_customer_and_agent_talk_live_and_the_bot_waits(
     assert closed is not None and closed.id == handoff.id and closed.close_note == "invoice corrected"
 
     planned = [row for row in plan_csat_followups(stack, CUSTOMER) if row.occasion == f"handoff{handoff.id}"]
-    assert [row.status for row in planned] == ["planned"]
+    assert [(row.status, row.skip_reason) for row in planned] == [("planned", None)]
     agent.context.close()
