@@ -27,6 +27,7 @@ from actions.profile_form import ask_profile_change, corrected_value
 from actions.questions import ANSWER_SLOT, CORRECTION, KEEP, Question, forget, pending
 from actions.support import answer_email_follow_up as email_follow_up
 from actions.support import hand_over
+from bot.channels.fresh_start import fresh_start_event
 from supportbot.buttons import Payload, parse_payload
 from supportbot.formatting import PROFILE_FIELD_NAMES
 from supportbot.parsing import normalise_outreach_kind
@@ -79,7 +80,11 @@ def answer_change(
             return ask_profile_change(session, ctx, dispatcher, *fixed)
     intent = parsed.intent if parsed else ""
     if intent == "affirm":
-        apply(session=session, ctx=ctx, dispatcher=dispatcher, question=question, answer=answer)
+        applied = apply(session=session, ctx=ctx, dispatcher=dispatcher, question=question, answer=answer)
+        if applied is not None and applied.kind == "unlink":
+            # What was said while the account was linked belongs to its owner: a fresh start
+            # (bot.channels.fresh_start purges it after this turn; issue 14 finding 9).
+            return [fresh_start_event(reason="unlinked")]
         return []
     if not _decline(session, ctx, question, answer):
         dispatcher.utter_message(response="utter_question_expired")

@@ -19,6 +19,9 @@ export SUPPORTBOT_DEMO_MODE=true RASA_TELEMETRY_ENABLED=false
 echo "[run] profile store: migrating and loading demo data if empty"
 .venvs/app/bin/python -m supportbot demo load
 
+echo "[run] help centre: re-indexing the articles if helpcentre/ changed (no Rasa training needed)"
+HF_HUB_OFFLINE=1 .venvs/app/bin/python -m supportbot.helpcentre reindex --if-changed
+
 echo "[run] training the model if data or config changed"
 .venvs/rasa/bin/rasa train --quiet --out models
 
@@ -38,7 +41,7 @@ sed "s#localhost:5055/webhook#localhost:$ACTIONS_PORT/webhook#" endpoints.yml > 
 SUPPORTBOT_WARM_UP_MODELS=1 .venvs/app/bin/python -m supportbot.action_server --port "$ACTIONS_PORT" &
 pids+=($!)
 # bot.server is the `rasa` command with the fix for its hot path (bot/server.py).
-.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token "$RASA_API_TOKEN" --port "$RASA_PORT" \
+.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token="$RASA_API_TOKEN" --port "$RASA_PORT" \
   --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
 pids+=($!)
 

@@ -217,8 +217,7 @@ def start_rasa(
             *command,
             "run",
             "--enable-api",
-            "--auth-token",
-            token,
+            f"--auth-token={token}",  # one argument: a random token may start with "-"
             "--port",
             str(port),
             "--model",

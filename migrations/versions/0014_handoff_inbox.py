@@ -1,7 +1,7 @@
 """The agent inbox: a handoff's claim, replies, escalation, hand-back and close; staff display names.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 (written against 0010's schema, checked with `alembic check`)
 
 Migrations never import application code (models change; migrations must not).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

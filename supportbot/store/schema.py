@@ -7,6 +7,7 @@ not the parts, wherever the whole schema is needed.
 
 from __future__ import annotations
 
+import supportbot.helpcentre.models  # help-centre answers, for content gaps
 import supportbot.store.console_models
 import supportbot.store.dialogue_models
 import supportbot.store.feedback_models  # (feedback and themes tables)
