@@ -52,7 +52,7 @@ class ConversationRelay:
         try:
             with httpx.Client(base_url=self.base_url, transport=self._transport, timeout=self._timeout) as client:
                 response = client.post(
-                    f"/conversations/{quote(conversation_id, safe=':@')}/tracker/events",
+                    f"/conversations/{quote(conversation_id, safe=':@+')}/tracker/events",
                     params={
                         "token": self._token,
                         "output_channel": output_channel or "latest",

@@ -22,7 +22,7 @@ def test_the_request_names_the_channel_and_runs_side_effects() -> None:
     seen: list[httpx.Request] = []
     relay_answering(200, seen).append("whatsapp:+15550100/x", [{"event": "pause"}], output_channel="twilio")
     (request,) = seen
-    assert request.url.raw_path.startswith(b"/conversations/whatsapp:%2B15550100%2Fx/tracker/events?")
+    assert request.url.raw_path.startswith(b"/conversations/whatsapp:+15550100%2Fx/tracker/events?")
     assert request.url.params["output_channel"] == "twilio"
     assert request.url.params["execute_side_effects"] == "true"
 
