@@ -124,4 +124,4 @@ def test_an_agent_takes_over_on_the_customers_platform(
         HAND_BACK_LINE,
     ]
     user.send("what plan am I on?")
-    assert len(wait_for(user, 6)) == 6  # the bot answers again
+    assert len(wait_for(user, 6)) >= 6  # the bot answers again
