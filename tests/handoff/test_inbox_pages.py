@@ -9,9 +9,10 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from supportbot.console import pages_inbox
+from supportbot.console.tracker import events
 from supportbot.services import handoff as handoffs
 from supportbot.services.support import ConversationRef, request_handoff
 from supportbot.store.intelligence_models import ChurnScore, CustomerSegment, IntelRun
@@ -162,3 +163,20 @@ def test_the_kpis_count_handoffs_first_replies_and_resolutions(console: Console,
     assert 'id="kpi-resolved">50 %' in page
     assert "Handoffs per day" in page and "kpi-handoffs-per-day" in page
     assert "<td>Admin</td><td>2</td><td>1</td>" in page
+
+
+def test_the_transcript_shows_which_person_wrote(console: Console, lead: TestClient) -> None:
+    conversation = "anon:web:withagent"
+    talk = Conversation(console.tracker, conversation, days_ago(0.01), channel="socketio").user("help", "greet")
+    talk._add(
+        "bot",
+        {
+            "text": "Ana from support joined the conversation.",
+            "data": {},
+            "metadata": {"agent": {"id": 1, "name": "Ana", "event": "joined"}},
+        },
+    )
+    talk.save()
+    with console.tracker.connect() as connection:
+        ref = connection.scalar(select(func.min(events.c.id)).where(events.c.sender_id == conversation))
+    assert "Ana (agent)" in lead.get(f"/console/transcripts/{ref}").text
