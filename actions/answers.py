@@ -25,6 +25,7 @@ from actions.plans import ask_plan_change
 from actions.preferences import ActionOptIn, ActionOptOut
 from actions.profile_form import ask_profile_change, corrected_value
 from actions.questions import ANSWER_SLOT, CORRECTION, KEEP, Question, forget, pending
+from actions.support import answer_email_follow_up as email_follow_up
 from actions.support import hand_over
 from bot.channels.fresh_start import fresh_start_event
 from supportbot.buttons import Payload, parse_payload
@@ -195,7 +196,19 @@ def answer_retry_form(
     return []
 
 
+def answer_email_follow_up(
+    session: Session,
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    question: Question,
+    answer: str,
+    parsed: Payload | None,
+) -> Events:
+    return email_follow_up(session, ctx, dispatcher, yes=bool(parsed and parsed.intent == "affirm"))
+
+
 HANDLERS: dict[str, Handler] = {
+    "email_follow_up": answer_email_follow_up,
     "change": answer_change,
     "choose_kind": answer_choose_kind,
     "choose_reward": answer_choose_reward,

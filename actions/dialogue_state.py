@@ -11,7 +11,8 @@ Two default hooks of Rasa do the forgetting, so no flow has to remember to:
 - ``action_session_start`` begins every conversation session (first message, or after an
   hour of silence) with nothing pending: open questions in the store expire, and the only
   things carried over are the kind of the last proactive message (so "stop these" works)
-  and whether the customer is waiting for a person, read again from the store.
+  and whether the customer is waiting for a person, read again from the store; a conversation a
+  person has claimed stays paused (a new session would otherwise resume the bot).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +32,7 @@ from actions.base import Events
 from actions.profile_form import corrects_value
 from actions.questions import ANSWER_SLOT, answer_to, asked_in_last_turn, forget, pending
 from supportbot.services.confirmations import expire_pending
+from supportbot.services.handoff import CLAIMED, conversation_handoff
 from supportbot.services.support import open_handoff
 
 logger = logging.getLogger(__name__)
@@ -92,14 +94,19 @@ class ActionSessionStart(Action):
                     session=session, conversation_id=tracker.sender_id, reason="a new conversation session began"
                 )
                 waiting = open_handoff(session=session, conversation_id=tracker.sender_id) is not None
+                handoff = conversation_handoff(session=session, conversation_id=tracker.sender_id)
+                with_person = handoff is not None and handoff.status == CLAIMED
         except SQLAlchemyError:
             # Never leave a conversation without its session start, even with the store down: the
             # open questions are void anyway (their slot is not carried over).
             logger.exception("session start of %s without the profile store", tracker_id_safe(tracker.sender_id))
             waiting = bool(tracker.get_slot(WAITING_SLOT))
+            with_person = bool(tracker.is_paused())
         carried: list[dict[str, Any]] = [
             SlotSet(name, tracker.get_slot(name)) for name in CARRIED_OVER if tracker.get_slot(name) is not None
         ]
         if waiting:
             carried.append(SlotSet(WAITING_SLOT, True))
-        return [SessionStarted(), *carried, ActionExecuted("action_listen")]
+        # A new session resets Rasa's pause; a person who has the conversation keeps it (issue 17).
+        paused = [ConversationPaused()] if with_person else []
+        return [SessionStarted(), *paused, *carried, ActionExecuted("action_listen")]

@@ -3,9 +3,12 @@
 Waiting for a person is a state of the conversation: the open ``handoff`` row in the store
 (``supportbot.services.support.open_handoff``), mirrored in the ``handoff_requested`` slot so
 rules can answer a greeting or "hello? anyone there?" as part of the wait instead of starting
-over. A person closes the row (the console); the next greeting then finds it closed and greets
-as usual. The agent inbox (issue 17) hooks in here: messages of a waiting conversation go to the
-person instead.
+over. The agent inbox (issue 17, ``supportbot.console``) lists the row; an agent who claims it
+pauses the bot in Rasa (``ConversationPaused``), so while a person has the conversation no rule
+here runs at all, and handing back or closing resumes it and clears the slot. A greeting after a
+close finds the row closed and greets as usual. The customer hears their place in the queue and
+the typical wait (``supportbot.services.handoff.expected_wait``), and outside support hours when a
+person is back and the offer of an answer by email.
 
 A problem report takes a description only when it is one ("the app crashes when I open a
 note" is; "something is broken" and "wait, what plan am I on?" are not): a question asked
@@ -14,6 +17,7 @@ instead is answered, and the report is still there to finish (``actions.form_flo
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -23,6 +27,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
@@ -30,8 +35,11 @@ from actions.profile import ActionGreet
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.form_replies import problem_description
+from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait
 from supportbot.services.support import open_handoff, report_problem, request_handoff
-from supportbot.store.repo import get_profile
+from supportbot.services.support_hours import SupportHours, describe_opening, is_open, next_opening
+from supportbot.store.models import utcnow
+from supportbot.store.repo import Profile, get_profile
 
 WAITING_SLOT = "handoff_requested"
 FORM = "problem_form"
@@ -55,18 +63,59 @@ class ActionHandoff(StoreAction):
 
 
 def hand_over(session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, *, reason: str) -> Events:
-    """Open a handoff (one per conversation) and tell the customer what happens next."""
-    already = open_handoff(session=session, conversation_id=ctx.conversation.conversation_id)
+    """Open a handoff (one per conversation) and tell the customer what happens next.
+
+    Within support hours the customer hears their place in the queue and the typical wait;
+    outside them, when a person is back (in the team's time zone) and, if we have their email,
+    the offer of an answer by email instead of a promise of a reply "here".
+    """
+    conversation_id = ctx.conversation.conversation_id
+    already = open_handoff(session=session, conversation_id=conversation_id)
     if already is not None:
-        dispatcher.utter_message(response="utter_handoff_already_waiting")
+        wait = describe_wait(expected_wait(session=session, conversation_id=conversation_id))
+        dispatcher.utter_message(response="utter_handoff_already_waiting", wait=wait)
         return [SlotSet(WAITING_SLOT, True)]
     request_handoff(session=session, customer_id=ctx.customer_id, conversation=ctx.conversation, reason=reason)
     profile = get_profile(session=session, customer_id=ctx.customer_id) if ctx.customer_id else None
+    settings = runtime.settings()
+    hours, now = settings.hours(), utcnow()
+    if not is_open(hours, now):
+        return [SlotSet(WAITING_SLOT, True), *_outside_hours(ctx, dispatcher, profile, hours, now)]
+    wait = describe_wait(expected_wait(session=session, conversation_id=conversation_id))
     if profile is not None:
-        dispatcher.utter_message(response="utter_handoff_customer", name=profile.first_name)
+        dispatcher.utter_message(response="utter_handoff_customer", name=profile.first_name, wait=wait)
     else:
-        dispatcher.utter_message(response="utter_handoff_anonymous")
+        dispatcher.utter_message(response="utter_handoff_anonymous", wait=wait, email=settings.support_email)
     return [SlotSet(WAITING_SLOT, True)]
+
+
+def _outside_hours(
+    ctx: ActionContext, dispatcher: CollectingDispatcher, profile: Profile | None, hours: SupportHours, now: dt.datetime
+) -> Events:
+    opening = next_opening(hours, now)
+    back = describe_opening(opening, now) if opening else "as soon as they can"
+    if profile is None or not profile.email:
+        dispatcher.utter_message(
+            response="utter_handoff_outside_hours_anonymous", back=back, email=runtime.settings().support_email
+        )
+        return []
+    rendered = render(ctx.responses, "utter_handoff_outside_hours", back=back, email=mask_email(profile.email))
+    return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=Question("email_follow_up"))
+
+
+def mask_email(email: str) -> str:
+    """Enough of the address to recognise it (``m…@example.com``), not enough to read it off a screen."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}…@{domain}" if domain else "your email address"
+
+
+def answer_email_follow_up(session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, yes: bool) -> Events:
+    """The answer to "shall we email you instead?" (``actions.answers``)."""
+    if yes and ask_email_follow_up(session=session, conversation_id=ctx.conversation.conversation_id):
+        dispatcher.utter_message(response="utter_handoff_email_follow_up")
+    else:
+        dispatcher.utter_message(response="utter_handoff_wait_here")
+    return []
 
 
 class ActionHandoffWaiting(StoreAction):
@@ -84,7 +133,8 @@ class ActionHandoffWaiting(StoreAction):
             # A person has closed it meanwhile: an ordinary conversation again.
             events = ActionGreet().perform(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker)
             return [SlotSet(WAITING_SLOT, None), *events]
-        dispatcher.utter_message(response="utter_handoff_still_waiting")
+        wait = describe_wait(expected_wait(session=session, conversation_id=ctx.conversation.conversation_id))
+        dispatcher.utter_message(response="utter_handoff_still_waiting", wait=wait)
         return []
 
 

@@ -36,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from scheduler import intelligence_job, jobs, themes_job
+from scheduler import handoff_job, intelligence_job, jobs, themes_job
 from supportbot.outreach.config import OutreachConfig
 from supportbot.store.db import make_engine
 
@@ -89,6 +89,17 @@ def add_startup_jobs(
         coalesce=True,
         max_instances=1,
         misfire_grace_time=3600,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        handoff_job.escalation_job,
+        trigger=IntervalTrigger(seconds=handoff_job.EVERY_SECONDS, timezone=dt.UTC),
+        id=handoff_job.ESCALATION_JOB_ID,
+        name="escalate handoffs waiting too long",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=handoff_job.EVERY_SECONDS,
         next_run_time=now,
     )
     daily: list[tuple[Callable[[], object], str, str, CronTrigger]] = [

@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_customers": _LEADS,
     "view_outreach": _LEADS,
     "follow_up": _LEADS,
+    "handle_handoffs": _ALL,  # the inbox: claim, write to the customer, hand back, close one's own
+    "manage_handoffs": _LEADS,  # close a conversation another agent has claimed
     "forget": frozenset({"admin"}),
     "view_audit": frozenset({"admin"}),
     "reindex_help": frozenset({"admin"}),  # rebuild the help centre's search index

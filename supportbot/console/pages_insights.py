@@ -16,6 +16,7 @@ from supportbot.console.auth import StaffUser
 from supportbot.console.web import audit, console, form_by, render, require
 from supportbot.errors import NotFoundError
 from supportbot.feedback.store import mark_follow_up_done, open_follow_ups
+from supportbot.services.handoff import agent_name
 from supportbot.store.feedback_models import FeedbackTheme, ThemeQuote
 
 router = APIRouter()
@@ -42,6 +43,10 @@ def period_from(request: Request) -> kpis.Period:
     return kpis.Period(since=max(since, until - dt.timedelta(days=MAX_DAYS - 1)), until=until)
 
 
+def minutes(value: dt.timedelta | None) -> str:
+    return "–" if value is None else f"{value.total_seconds() / 60:.1f} min"
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f} %"
 
@@ -54,6 +59,8 @@ def kpi_dashboard(request: Request, user: Annotated[StaffUser, Depends(require("
         talk = kpis.conversation_kpis(connection, period)
         ratings = kpis.rating_kpis(session, period)
         reach = kpis.outreach_kpis(outreach_view.outcomes(session, connection, since=period.start, until=period.end))
+        people = kpis.handoff_kpis(session, period)
+        agent_names = {agent: agent_name(session=session, user_id=agent) for agent, _, _ in people.by_agent}
     per_day = [(day.strftime("%d %b"), float(count)) for day, count in talk.per_day]
     return render(
         request,
@@ -63,6 +70,9 @@ def kpi_dashboard(request: Request, user: Annotated[StaffUser, Depends(require("
         talk=talk,
         ratings=ratings,
         reach=reach,
+        people=people,
+        agent_names=agent_names,
+        minutes=minutes,
         percent=percent,
         conversations_chart=charts.bar_chart("Conversations per day", per_day),
         csat_chart=charts.line_chart("CSAT per week (1-5)", ratings.csat_weekly, lower=1, upper=5),

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from supportbot.console import audit_log
 from supportbot.console.auth import StaffUser, session_user
 from supportbot.console.stores import Stores
+from supportbot.console.takeover import Takeover
 from supportbot.console.throttle import SignInGuard
 from supportbot.settings import Settings
 
@@ -49,6 +50,8 @@ class ConsoleState:
     css: str
     csp: str
     sign_in: SignInGuard
+    takeover: Takeover | None = None
+    """The agent steps that write to conversations (the inbox, ``create_console_app`` sets it)."""
 
 
 def console(request: Request) -> ConsoleState:

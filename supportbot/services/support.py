@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supportbot.services.handoff import reopen_if_returned
 from supportbot.store.models import INTERACTION_KINDS, SupportInteraction, utcnow
 
 
@@ -72,7 +73,11 @@ def request_handoff(*, session: Session, customer_id: str | None, conversation: 
     existing = open_handoff(session=session, conversation_id=conversation.conversation_id)
     if existing is not None:
         return existing
-    return record_interaction(
+    # Handed back to the bot and not closed yet: the same handoff waits again (the inbox, issue 17).
+    again = reopen_if_returned(session=session, conversation_id=conversation.conversation_id)
+    if again is not None:
+        return again
+    handoff_id = record_interaction(
         session=session,
         customer_id=customer_id,
         kind="handoff",
@@ -80,6 +85,10 @@ def request_handoff(*, session: Session, customer_id: str | None, conversation: 
         conversation=conversation,
         status="open",
     )
+    row = session.get(SupportInteraction, handoff_id)
+    assert row is not None
+    row.waiting_since = row.created_at
+    return handoff_id
 
 
 def report_problem(

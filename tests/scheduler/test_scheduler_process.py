@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler import intelligence_job, jobs, runtime
+from scheduler import handoff_job, intelligence_job, jobs, runtime
 from scheduler.cli import main
 from scheduler.process import DELIVER_JOB_ID, JOB_TABLE, PLAN_JOB_ID, add_startup_jobs, configure
 from scheduler.themes_job import THEMES_JOB_ID, themes_job
@@ -46,7 +46,14 @@ def start_and_stop(db_url: str) -> list[str]:
 
 
 ALL_JOBS = sorted(
-    [DELIVER_JOB_ID, PLAN_JOB_ID, THEMES_JOB_ID, intelligence_job.REFRESH_JOB_ID, intelligence_job.RETRAIN_JOB_ID]
+    [
+        DELIVER_JOB_ID,
+        PLAN_JOB_ID,
+        THEMES_JOB_ID,
+        intelligence_job.REFRESH_JOB_ID,
+        intelligence_job.RETRAIN_JOB_ID,
+        handoff_job.ESCALATION_JOB_ID,
+    ]
 )
 
 

@@ -213,6 +213,7 @@
   let historyNewest = 0;
   let liveSinceHistory = false;
   let lastSentAt = 0;
+  let agentName = null; // the person from support who has the conversation, if one does
   const queue = []; // {text, bubble} typed while not connected: sent after (re)connecting
 
   // ---------------------------------------------------------------------------
@@ -252,9 +253,10 @@
     return link;
   }
 
-  /** One message in the log. sender: "bot" | "user" | "notice". */
-  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome }) {
-    const who = sender === "user" ? "You" : sender === "bot" ? config.botName : "Notice";
+  /** One message in the log. sender: "bot" | "user" | "notice"; agent: the person who wrote a bot message. */
+  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome, agent }) {
+    const who =
+      sender === "user" ? "You" : agent ? agent + " from support" : sender === "bot" ? config.botName : "Notice";
     const bubble = el("div", { className: cls("bubble") });
     if (text) bubble.appendChild(richText(text));
     const media = attachment ? attachmentNode(attachment) : null;
@@ -268,11 +270,13 @@
           cls("message--" + sender),
           proactive ? cls("message--proactive") : "",
           welcome ? cls("message--welcome") : "",
+          agent ? cls("message--agent") : "",
         ].join(" "),
       },
       [el("span", { className: cls("sr-only"), text: who + ": " })],
     );
     if (proactive) item.appendChild(el("span", { className: cls("tag"), text: config.botName + " reached out" }));
+    if (agent) item.appendChild(el("span", { className: cls("author"), text: agent + " · support" }));
     item.appendChild(bubble);
     if (pending) item.appendChild(el("span", { className: cls("pending"), text: "Waiting for connection…" }));
     if (replies && replies.length) {
@@ -286,6 +290,7 @@
 
   function setTyping(on) {
     awaitingReply = on;
+    if (agentName) on = false; // a person answers at their own pace: no "typing" promise
     typing.hidden = !on;
     clearTimeout(typingTimer);
     if (on) typingTimer = setTimeout(() => setTyping(false), TYPING_TIMEOUT_MS);
@@ -318,9 +323,12 @@
     historyNewest = 0;
     let waiting = 0;
     const lastUser = messages.map((m) => m.sender).lastIndexOf("user");
+    agentName = null;
     messages.forEach((message, index) => {
       const sender = message.sender === "user" ? "user" : "bot";
+      if (message.agent && showAgentEvent(message.agent, message.text)) return;
       addMessage({
+        agent: message.agent ? message.agent.name : null,
         sender,
         text: message.text,
         // Buttons belong to the bot's latest turn; older ones were answered already.
@@ -342,16 +350,33 @@
     }
   }
 
+  /** "Ana from support joined" / "Ana left": a line in the log; true if it was one. */
+  function showAgentEvent(agent, text) {
+    const name = typeof agent.name === "string" ? agent.name : "";
+    if (agent.event !== "joined" && agent.event !== "left") return false;
+    agentName = agent.event === "joined" ? name : null;
+    frame.dataset.agent = agentName || "";
+    addMessage({ sender: "notice", text: typeof text === "string" ? text : name + " from support joined" });
+    return true;
+  }
+
   function onBotMessage(data) {
     if (!data || typeof data !== "object") return;
+    const agent = data.agent && typeof data.agent === "object" ? data.agent : null;
+    if (agent && showAgentEvent(agent, data.text)) {
+      setTyping(false);
+      liveSinceHistory = true;
+      return;
+    }
     let replies = null;
     if (Array.isArray(data.quick_replies)) replies = data.quick_replies;
     else if (Array.isArray(data.buttons)) replies = data.buttons;
     // Nothing asked from this page lately: the scheduler (or a person) reached out.
-    const proactive = !awaitingReply && Date.now() - lastSentAt > PROACTIVE_AFTER_MS;
+    const proactive = !agent && !awaitingReply && Date.now() - lastSentAt > PROACTIVE_AFTER_MS;
     setTyping(false);
     const item = addMessage({
       sender: "bot",
+      agent: agent && typeof agent.name === "string" ? agent.name : null,
       text: typeof data.text === "string" ? data.text : "",
       quickReplies: replies,
       attachment: data.attachment,
