@@ -40,12 +40,13 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.link_buttons import LinkButtonOutput, quick_replies
 from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
 from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
 from bot.identity import (
@@ -142,10 +143,10 @@ def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGE
             }
             buttons = data.get("buttons") or []
             if buttons:
-                button_titles = {str(b.get("payload", "")): str(b.get("title", "")) for b in buttons}
-                message["quick_replies"] = [
-                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in buttons
-                ]
+                button_titles = {
+                    str(b.get("payload", "")): str(b.get("title", "")) for b in buttons if b.get("payload")
+                }
+                message["quick_replies"] = quick_replies(buttons)
             if message["text"] or buttons:
                 messages.append(message)
     # Buttons only make sense on the newest message: older ones were answered already.
@@ -189,7 +190,7 @@ class VerifiedSocketIOInput(InputChannel):
         """For ``trigger_intent?output_channel=socketio``: emits to the conversation's room."""
         if self.sio is None:
             return None
-        return SocketIOOutput(self.sio, "bot_uttered")
+        return LinkButtonOutput(self.sio, "bot_uttered")
 
     async def _history(self, conversation_id: str) -> List[Dict[Text, Any]]:
         if self.app is None:
@@ -314,7 +315,7 @@ class VerifiedSocketIOInput(InputChannel):
             await sio.emit("user_echo", {"text": text}, room=conversation_id, skip_sid=sid)
             message = UserMessage(
                 text,
-                SocketIOOutput(sio, "bot_uttered"),
+                LinkButtonOutput(sio, "bot_uttered"),
                 conversation_id,
                 input_channel=self.name(),
                 metadata=metadata,
