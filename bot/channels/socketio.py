@@ -46,8 +46,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.link_buttons import LinkButtonOutput, quick_replies
 from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
+from bot.channels.link_buttons import LinkButtonOutput, quick_replies
 from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
 from bot.identity import (
     Identity,
