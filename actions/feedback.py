@@ -64,6 +64,7 @@ RESOLVING_ACTIONS = frozenset(
         "action_opt_out",
         "action_opt_in",
         "action_report_problem",
+        "action_answer_help",
     }
 )
 """Actions that answer or settle a customer's request: after one of them, a thank-you or

@@ -62,6 +62,7 @@ DIGRESSION_INTENTS = frozenset(
         "give_feedback",
         "link_account",
         "unlink_account",
+        "ask_help_article",
     }
 )
 """Requests and questions answered in the middle of any form, which then resumes. A new

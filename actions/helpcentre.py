@@ -34,8 +34,23 @@ UNAVAILABLE = (
 NO_QUESTION = "What would you like to know? Ask me in your own words, for example \u201chow do I export my notes?\u201d"
 
 
-def buttons_of(reply: HelpReply) -> list[dict[str, str]]:
-    return [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+LINK_CHANNELS = frozenset({"socketio"})
+"""Channels whose client shows a link button (the widget, ``bot/channels/link_buttons.py``);
+elsewhere the article's URL in the text is the link."""
+OPEN_ARTICLE = "Open the article"
+FALLBACK_RESPONSES = {"nlu_fallback": "utter_default", "out_of_scope": "utter_out_of_scope"}
+"""Messages the classifier did not place (or placed outside the assistant's scope) come here
+first (data/rules/general.yml): answered when the help centre is sure, otherwise the usual
+reply for that intent, not the help centre's "not sure" (a typo or "tell me a joke" is no
+content gap)."""
+
+
+def buttons_of(reply: HelpReply, *, channel: str | None = None) -> list[dict[str, str]]:
+    """The reply's buttons; on the widget the answer's article also as a link button."""
+    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    if channel in LINK_CHANNELS and reply.kind == "answer" and reply.article_url:
+        buttons.insert(0, {"title": OPEN_ARTICLE, "type": "web_url", "url": reply.article_url})
+    return buttons
 
 
 def redact(text: str) -> str:
@@ -57,20 +72,31 @@ class ActionAnswerHelp(StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         question = ctx.latest_text.strip()
+        intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        fallback = FALLBACK_RESPONSES.get(intent)
         if not question or question.startswith("/"):
-            dispatcher.utter_message(text=NO_QUESTION)
+            if fallback:
+                dispatcher.utter_message(response=fallback)
+            else:
+                dispatcher.utter_message(text=NO_QUESTION)
             return []
         try:
             reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
         except HelpIndexError as exc:
             logger.error("help centre unavailable (conversation %s): %s", tracker.sender_id, exc)
+            if fallback:
+                dispatcher.utter_message(response=fallback)
+                return []
             base = get_helpcentre_settings().public_base_url.rstrip("/")
             dispatcher.utter_message(
                 text=UNAVAILABLE.format(url=f"{base}/help"),
                 buttons=[{"title": "Talk to a person", "payload": HANDOFF_PAYLOAD}],
             )
             return []
-        dispatcher.utter_message(text=reply.text, buttons=buttons_of(reply))
+        if fallback and reply.kind != "answer":
+            dispatcher.utter_message(response=fallback)
+            return []
+        dispatcher.utter_message(text=reply.text, buttons=buttons_of(reply, channel=ctx.conversation.channel))
         self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
         return []
 

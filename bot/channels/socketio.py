@@ -41,13 +41,14 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
+from bot.channels.link_buttons import LinkButtonOutput, quick_replies
 from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
 from bot.identity import (
     Identity,
@@ -127,8 +128,9 @@ def agent_of(metadata: Any) -> Optional[Dict[Text, Any]]:
     return {"name": agent["name"][:80], "event": event if event in ("joined", "message", "left") else "message"}
 
 
-class WidgetOutput(SocketIOOutput):
-    """Rasa's socket.io output, keeping who wrote a message: an agent's name travels with it.
+class WidgetOutput(LinkButtonOutput):
+    """Rasa's socket.io output, keeping who wrote a message (an agent's name travels with it)
+    and link buttons (``bot.channels.link_buttons``).
 
     Rasa passes a bot event's metadata to ``send_text_message`` as keyword arguments
     (``BotUttered.message()``), which Rasa's own socket.io output drops.
@@ -177,10 +179,10 @@ def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGE
                 message["proactive"] = False  # a person writing, not the scheduler
             buttons = data.get("buttons") or []
             if buttons:
-                button_titles = {str(b.get("payload", "")): str(b.get("title", "")) for b in buttons}
-                message["quick_replies"] = [
-                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in buttons
-                ]
+                button_titles = {
+                    str(b.get("payload", "")): str(b.get("title", "")) for b in buttons if b.get("payload")
+                }
+                message["quick_replies"] = quick_replies(buttons)
             if message["text"] or buttons:
                 messages.append(message)
     # Buttons only make sense on the newest message: older ones were answered already.

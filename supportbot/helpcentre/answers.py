@@ -51,6 +51,8 @@ class HelpReply:
     cosine: float = 0.0
     account_step: str | None = None
     """The account intent offered for a mixed question."""
+    article_url: str | None = None
+    """The link of the article answered from (``answer`` only)."""
 
 
 def excerpt(text: str, *, limit: int = MAX_ANSWER_CHARS, query_terms: set[str] | None = None) -> str:
@@ -140,6 +142,7 @@ def compose_reply(
         offered=(article.slug,),
         cosine=best.cosine,
         account_step=step,
+        article_url=url_for(article.slug),
     )
 
 

@@ -26,6 +26,7 @@ from tests.console.conftest import (  # noqa: F401  (the console's fixtures, for
     lead,
     migrated_store,
 )
+from tests.widget.conftest import visit, web  # noqa: F401  (the widget's fixtures, for test_widget_links.py)
 
 CONTENT = PROJECT_ROOT / "helpcentre"
 HANDFUL = (

@@ -173,3 +173,36 @@ def test_answers_followed_by_a_handoff_or_a_low_rating_soon_after_are_gaps(store
     assert [(g.count, g.closest_article) for g in groups] == [(2, "refunds"), (1, "refunds")]
     assert groups[0].reasons == {"handoff after answer": 1, "low rating after answer": 1}
     assert {groups[0].label, *groups[0].examples} == {"refund for a gift card?", "refund for the gift card please"}
+
+
+async def test_the_widget_gets_the_article_as_a_link_button_and_messaging_channels_the_url_only(
+    help_service: HelpFolder, store: sessionmaker[Session]
+) -> None:
+    link = {"title": "Open the article", "type": "web_url", "url": "https://lumen.example/help/articles/refunds"}
+    _, widget = await ask("anon:w1", "what is your refund policy", channel="socketio")
+    assert widget[0]["buttons"] == [link]
+    _, telegram = await ask("anon:t1", "what is your refund policy", channel="telegram")
+    assert telegram[0]["buttons"] == [] and link["url"] in telegram[0]["text"]
+    _, unsure = await ask("anon:w2", "do you accept goats as payment", channel="socketio")
+    assert unsure[0]["buttons"] == [{"title": "Talk to a person", "payload": "/human_handoff"}]
+
+
+@pytest.mark.parametrize(
+    ("intent", "response"), [("out_of_scope", "utter_out_of_scope"), ("nlu_fallback", "utter_default")]
+)
+async def test_what_the_classifier_could_not_place_is_answered_only_when_the_help_centre_is_sure(
+    help_service: HelpFolder, store: sessionmaker[Session], intent: str, response: str
+) -> None:
+    def placed_as(sender_id: str, text: str) -> Tracker:
+        t = tracker(sender_id, text)
+        t.latest_message["intent"] = {"name": intent, "confidence": 0.3}
+        return t
+
+    sure, unsure = CollectingDispatcher(), CollectingDispatcher()
+    await ActionAnswerHelp().run(sure, placed_as("anon:f1", "do you ship to canada"), {})
+    await ActionAnswerHelp().run(unsure, placed_as("anon:f2", "tell me a joke about goats"), {})
+    assert "https://lumen.example/help/articles/shipping-countries" in sure.messages[0]["text"]
+    assert [m.get("response") for m in unsure.messages] == [response], "the usual reply, not the help centre's"
+    with store() as session:
+        rows = session.scalars(select(HelpAnswer)).all()
+    assert [r.conversation_id for r in rows] == ["anon:f1"], "a fallback the help centre cannot answer is no gap"

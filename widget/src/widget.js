@@ -227,9 +227,33 @@
     for (const group of log.querySelectorAll("." + cls("replies"))) group.remove();
   }
 
+  /** A link button ("Open the article"): an <a> to an http(s) URL, never a message sent. */
+  function linkReply(reply) {
+    const href = safeHref(String(reply.url || ""));
+    if (!href || !/^https?:/.test(href)) return null; // javascript:, data:, mailto:... are not links here
+    const link = el("a", {
+      href,
+      target: "_blank",
+      rel: "noopener noreferrer",
+      className: cls("reply") + " " + cls("reply--link"),
+    });
+    link.textContent = String(reply.title || href);
+    return link;
+  }
+
+  function isLinkReply(reply) {
+    return reply.content_type === "web_url" || reply.type === "web_url" || (!!reply.url && !reply.payload);
+  }
+
   function quickReplies(replies) {
     const group = el("div", { className: cls("replies"), role: "group", "aria-label": "Suggested replies" });
     for (const reply of replies) {
+      if (!reply || typeof reply !== "object") continue;
+      if (isLinkReply(reply)) {
+        const link = linkReply(reply);
+        if (link) group.appendChild(link);
+        continue; // a link with a bad scheme is dropped, never sent as a message
+      }
       const title = String(reply.title || reply.payload || "");
       const payload = String(reply.payload || reply.title || "");
       if (!title || !payload) continue;
