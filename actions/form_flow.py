@@ -62,6 +62,8 @@ DIGRESSION_INTENTS = frozenset(
         "give_feedback",
         "link_account",
         "unlink_account",
+        "ask_referral_code",
+        "report_referral",
     }
 )
 """Requests and questions answered in the middle of any form, which then resumes. A new

@@ -27,7 +27,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from supportbot.console import auth, pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console import (
+    auth,
+    pages_auth,
+    pages_conversations,
+    pages_customers,
+    pages_insights,
+    pages_intelligence,
+)
 from supportbot.console.limits import MAX_BODY, QueryStringLimit
 from supportbot.console.params import BadParameter
 from supportbot.console.stores import Stores
@@ -117,6 +124,6 @@ def create_console_app(settings: Settings) -> FastAPI:
         message = f"These values are not acceptable (too long, or not what the form sends): {', '.join(names)}."
         return render(request, "error.html", None, status_code=422, message=message)
 
-    for module in (pages_auth, pages_conversations, pages_insights, pages_customers):
+    for module in (pages_auth, pages_conversations, pages_insights, pages_customers, pages_intelligence):
         app.include_router(module.router)
     return app

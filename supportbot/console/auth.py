@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_customers": _LEADS,
     "view_outreach": _LEADS,
     "follow_up": _LEADS,
+    "view_intelligence": _ALL,  # segments, churn risk with reasons, next best actions, lifetime value (by customer id)
+    "view_programme": _LEADS,  # the co-creation programme's members and what they said; its export needs "export"
     "forget": frozenset({"admin"}),
     "view_audit": frozenset({"admin"}),
 }

@@ -243,14 +243,19 @@ def load_model(model_dir: Path, version: str | None = None) -> tuple[ChurnModel,
     return model, metadata
 
 
-def score_customers(*, session: Session, as_of: dt.datetime, model_dir: Path, top: int = 3) -> int:
-    """Score every customer subscribed at ``as_of`` with the newest model; replaces ``churn_scores``."""
+def score_customers(
+    *, session: Session, as_of: dt.datetime, model_dir: Path, top: int = 3, current: bool = True
+) -> int:
+    """Score every customer subscribed at ``as_of`` with the newest model; replaces ``churn_scores``.
+
+    ``current=False`` scores a past ``as_of`` from the usage snapshots instead of today's usage
+    (``jobs.backfill``)."""
     model, metadata = load_model(model_dir)
     store = load_history(session=session)
     scored = [
         (h.customer_id, f)
         for h in store.customers.values()
-        if (f := features_at(store, h, as_of, current=True)) is not None
+        if (f := features_at(store, h, as_of, current=current)) is not None
     ]
     run = IntelRun(kind="churn_score", as_of=as_of, model_version=metadata["version"], rows=len(scored))
     session.add(run)

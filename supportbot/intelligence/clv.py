@@ -100,8 +100,11 @@ def compute_clv(*, session: Session, as_of: dt.datetime) -> IntelRun:
 def _subscription_value(session: Session, as_of: dt.datetime) -> dict[str, float]:
     risks = {k: v for k, v in session.execute(select(ChurnScore.customer_id, ChurnScore.probability))}
     out: dict[str, float] = {}
-    query = select(Subscription).where(Subscription.status != "cancelled", Subscription.started_on <= as_of.date())
+    query = select(Subscription).where(Subscription.started_on <= as_of.date())
     for sub in session.scalars(query):
+        ended = sub.cancelled_at is not None and sub.cancelled_at <= as_of
+        if ended or (sub.status == "cancelled" and sub.cancelled_at is None):
+            continue  # running at ``as_of``: not yet cancelled then (a past as_of counts it, ``backfill``)
         monthly = sub.price_cents / (12 if sub.billing_period == "yearly" else 1)
         survive = (1 - min(max(risks.get(sub.customer_id, 0.0), 0.0), 0.999)) ** (1 / 3)
         months = sum(survive**m / (1 + MONTHLY_DISCOUNT) ** m for m in range(1, MONTHS + 1))
