@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supportbot.intelligence.churn import default_model_dir, model_metadata
 from supportbot.intelligence.segments import SEGMENTS, SEGMENTS_BY_CODE, Segment
 from supportbot.store.intelligence_models import (
     ChurnScore,
@@ -222,17 +223,34 @@ def churn_overview(session: Session, *, limit: int = 50) -> ChurnOverview:
         )
     )
     found = insights_for(session, ids)
-    train = latest_run(session, "churn_train")
     score = latest_run(session, "churn_score")
+    model = _model_card(session, score.model_version if score else None)
     return ChurnOverview(
         scored=len(probabilities),
         mean_risk=sum(probabilities) / len(probabilities) if probabilities else None,
         at_risk=sum(p >= 0.5 for p in probabilities),
         distribution=[(f"{10 * b}-{10 * b + 10} %", float(bands.get(b, 0))) for b in range(10)],
         top=[found[cid] for cid in ids],
-        model=json.loads(train.summary) if train else None,
+        model=model,
         scored_at=score.as_of if score else None,
     )
+
+
+def _model_card(session: Session, version: str | None) -> dict[str, Any] | None:
+    """The scoring model's metadata: its training run in this store, or its ``metadata.json`` (a model
+    trained on another store, such as the demo's synthetic history, has its run there)."""
+    if version is None:
+        return None
+    train = session.scalar(
+        select(IntelRun)
+        .where(IntelRun.kind == "churn_train", IntelRun.model_version == version)
+        .order_by(IntelRun.id.desc())
+        .limit(1)
+    )
+    if train is not None:
+        card: dict[str, Any] = json.loads(train.summary)
+        return card
+    return model_metadata(default_model_dir(), version)
 
 
 @dataclass(frozen=True)

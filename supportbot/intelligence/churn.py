@@ -283,6 +283,15 @@ def score_customers(
     return len(scored)
 
 
+def model_metadata(model_dir: Path, version: str) -> dict[str, Any] | None:
+    """A saved version's metadata (the console's model card), or None when that version is not on this machine."""
+    path = model_dir / version / "metadata.json"
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
 def churn_risk(*, session: Session, customer_id: str) -> tuple[float, list[str]] | None:
     """A customer's stored risk and its reasons in words (None when not scored)."""
     row = session.scalar(select(ChurnScore).where(ChurnScore.customer_id == customer_id))

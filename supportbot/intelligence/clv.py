@@ -64,6 +64,12 @@ def compute_clv(*, session: Session, as_of: dt.datetime) -> IntelRun:
     expected = purchases.expected_purchases(rfm, MONTHS * 52 / 12)
     per_order = value.expected_spend(rfm.frequency, spend)
     clv = lifetime_value(purchases, value, rfm, spend, months=MONTHS, monthly_discount=MONTHLY_DISCOUNT)
+    if not all(np.isfinite(arr).all() for arr in (alive, expected, per_order, clv)):
+        raise InvalidRequestError(
+            f"the order models do not fit this history ({len(ids)} customers with orders, {repeaters} with a repeat "
+            f"order; BG/NBD r {purchases.r:.3g}, alpha {purchases.alpha:.3g}, a {purchases.a:.3g}, "
+            f"b {purchases.b:.3g}): lifetime values would not be numbers, so none were stored"
+        )
     subscription = _subscription_value(session, as_of)
     run = IntelRun(kind="clv", as_of=as_of, model_version="bgnbd+gamma-gamma")
     session.add(run)

@@ -91,9 +91,12 @@ def refresh_intelligence(database_url: str, model_dir: str | None = None, now: s
 
 
 def month_ends(as_of: dt.datetime, months: int) -> list[dt.datetime]:
-    """Midnight UTC after the last day of each of the ``months`` months before ``as_of``'s, oldest first."""
+    """Midnight UTC at the start of each of the last ``months`` months that began before ``as_of``, oldest first."""
     ends = []
-    first = as_of.astimezone(dt.UTC).date().replace(day=1)
+    day = as_of.astimezone(dt.UTC).date()
+    first = day.replace(day=1)
+    if first >= day:  # as_of is the first of a month: that month's start is as_of itself, not the past
+        first = (first - dt.timedelta(days=1)).replace(day=1)
     for _ in range(months):
         ends.append(dt.datetime.combine(first, dt.time(), dt.UTC))
         first = (first - dt.timedelta(days=1)).replace(day=1)
