@@ -130,8 +130,7 @@ def small_talk(conv: Conversation, rng: random.Random) -> None:
     intent = rng.choice(("bot_challenge", "help", "out_of_scope", "nlu_fallback"))
     if intent == "nlu_fallback":
         ask(conv, rng, intent, confidence=(0.12, 0.29))
-        conv.action("action_default_fallback" if rng.random() < 0.3 else "utter_default")
-        conv.say("utter_default").listen()
+        conv.action("utter_default").say("utter_default").listen()  # the rule for a message not understood
         return
     ask(conv, rng, intent)
     response = {"bot_challenge": "utter_iamabot", "help": "utter_help", "out_of_scope": "utter_out_of_scope"}[intent]
