@@ -7,6 +7,7 @@ presentation attributes, not ``style``, so the Content-Security-Policy needs no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -111,3 +112,11 @@ def sparkline(title: str, points: Sequence[tuple[str, float | None]]) -> Markup:
         f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
         f'<polyline fill="none" stroke="{INK}" stroke-width="1.5" points="{line}"/>{dots}</svg>'
     )
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value``: axis labels a person reads at a glance."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    return float(next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= value))

@@ -283,6 +283,9 @@ def charts_for(growth: GrowthKpis, clv_trend: list[tuple[str, float | None]]) ->
         "repeat_chart": charts.line_chart("Repeat purchase rate per month (%)", repeat, lower=0, upper=100),
         "referral_chart": charts.line_chart("Referral rate per month (%)", referral, lower=0, upper=100),
         "clv_chart": charts.line_chart(
-            "Mean 12-month lifetime value ($) per refresh", clv_trend, lower=0, upper=max([*known, 1.0]) * 1.1
+            "Mean 12-month lifetime value ($) per refresh",
+            clv_trend,
+            lower=0,
+            upper=charts.nice_ceiling(max([*known, 1.0]) * 1.1),
         ),
     }

@@ -30,13 +30,11 @@ HELPERS: dict[str, Any] = {"money": intelligence_view.money, "percent": intellig
 def segments(request: Request, user: Viewer) -> Response:
     with console(request).stores.profile() as session:
         overview = intelligence_view.segment_overview(session)
-    sizes = [(row.segment.name, float(row.stat.customers if row.stat else 0)) for row in overview.rows]
     return render(
         request,
         "segments.html",
         user,
         overview=overview,
-        sizes_chart=charts.bar_chart("Customers per segment", sizes),
         spark=charts.sparkline,
         **HELPERS,
     )
@@ -67,12 +65,19 @@ def segment_page(request: Request, code: str, user: Viewer) -> Response:
         series=series,
         members=members,
         charts_=[
-            charts.line_chart("Customers", list(zip(days, sizes, strict=True)), lower=0, upper=max([*sizes, 1.0])),
+            charts.line_chart(
+                "Customers", list(zip(days, sizes, strict=True)), lower=0, upper=charts.nice_ceiling(max([*sizes, 1.0]))
+            ),
             line("Mean churn risk (%)", risks, 0, 100),
             line("CSAT (1-5)", [stat.avg_csat for _, stat in series], 1, 5),
             line("NPS", [stat.nps for _, stat in series], -100, 100),
-            line("Monthly recurring revenue ($)", list(mrr), 0, max([*mrr, 1.0])),
-            line("Mean lifetime value, 12 months ($)", values, 0, max([v for v in values if v is not None] + [1.0])),
+            line("Monthly recurring revenue ($)", list(mrr), 0, charts.nice_ceiling(max([*mrr, 1.0]))),
+            line(
+                "Mean lifetime value, 12 months ($)",
+                values,
+                0,
+                charts.nice_ceiling(max([v for v in values if v is not None] + [1.0])),
+            ),
         ],
         **HELPERS,
     )
@@ -125,7 +130,10 @@ def value(request: Request, user: Viewer) -> Response:
         overview=overview,
         distribution_chart=charts.bar_chart("Customers per band of 12-month value", overview.distribution),
         trend_chart=charts.line_chart(
-            "Mean 12-month lifetime value ($) per refresh", overview.trend, lower=0, upper=max([*known, 1.0]) * 1.1
+            "Mean 12-month lifetime value ($) per refresh",
+            overview.trend,
+            lower=0,
+            upper=charts.nice_ceiling(max([*known, 1.0]) * 1.1),
         ),
         **HELPERS,
     )
