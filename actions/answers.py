@@ -43,6 +43,7 @@ DECLINED = {
     "redeem_points": "utter_redeem_declined",
     "profile_update": "utter_profile_left_alone",
     "unlink": "utter_unlink_declined",
+    "referral": "utter_referral_declined",
 }
 
 

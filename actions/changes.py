@@ -166,3 +166,5 @@ def tell_done(dispatcher: CollectingDispatcher, applied: Applied, *, today: dt.d
         )
     elif applied.kind == "unlink":
         dispatcher.utter_message(response="utter_unlinked")
+    elif applied.kind == "referral":
+        dispatcher.utter_message(response="utter_referral_recorded", reward=facts["reward"])

@@ -63,6 +63,8 @@ DIGRESSION_INTENTS = frozenset(
         "link_account",
         "unlink_account",
         "ask_help_article",
+        "ask_referral_code",
+        "report_referral",
     }
 )
 """Requests and questions answered in the middle of any form, which then resumes. A new

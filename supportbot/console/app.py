@@ -35,6 +35,7 @@ from supportbot.console import (
     pages_helpcentre,
     pages_inbox,
     pages_insights,
+    pages_intelligence,
 )
 from supportbot.console.limits import MAX_BODY, QueryStringLimit
 from supportbot.console.params import BadParameter
@@ -137,6 +138,14 @@ def create_console_app(settings: Settings) -> FastAPI:
         message = f"These values are not acceptable (too long, or not what the form sends): {', '.join(names)}."
         return render(request, "error.html", None, status_code=422, message=message)
 
-    for module in (pages_auth, pages_conversations, pages_insights, pages_customers, pages_helpcentre, pages_inbox):
+    for module in (
+        pages_auth,
+        pages_conversations,
+        pages_insights,
+        pages_customers,
+        pages_helpcentre,
+        pages_inbox,
+        pages_intelligence,
+    ):
         app.include_router(module.router)
     return app

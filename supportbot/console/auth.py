@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "follow_up": _LEADS,
     "handle_handoffs": _ALL,  # the inbox: claim, write to the customer, hand back, close one's own
     "manage_handoffs": _LEADS,  # close a conversation another agent has claimed
+    "view_intelligence": _ALL,  # segments, churn risk with reasons, next best actions, lifetime value (by customer id)
+    "view_programme": _LEADS,  # the co-creation programme's members and what they said; its export needs "export"
     "forget": frozenset({"admin"}),
     "view_audit": frozenset({"admin"}),
     "reindex_help": frozenset({"admin"}),  # rebuild the help centre's search index

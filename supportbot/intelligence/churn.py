@@ -243,14 +243,19 @@ def load_model(model_dir: Path, version: str | None = None) -> tuple[ChurnModel,
     return model, metadata
 
 
-def score_customers(*, session: Session, as_of: dt.datetime, model_dir: Path, top: int = 3) -> int:
-    """Score every customer subscribed at ``as_of`` with the newest model; replaces ``churn_scores``."""
+def score_customers(
+    *, session: Session, as_of: dt.datetime, model_dir: Path, top: int = 3, current: bool = True
+) -> int:
+    """Score every customer subscribed at ``as_of`` with the newest model; replaces ``churn_scores``.
+
+    ``current=False`` scores a past ``as_of`` from the usage snapshots instead of today's usage
+    (``jobs.backfill``)."""
     model, metadata = load_model(model_dir)
     store = load_history(session=session)
     scored = [
         (h.customer_id, f)
         for h in store.customers.values()
-        if (f := features_at(store, h, as_of, current=True)) is not None
+        if (f := features_at(store, h, as_of, current=current)) is not None
     ]
     run = IntelRun(kind="churn_score", as_of=as_of, model_version=metadata["version"], rows=len(scored))
     session.add(run)
@@ -276,6 +281,15 @@ def score_customers(*, session: Session, as_of: dt.datetime, model_dir: Path, to
     )
     session.flush()
     return len(scored)
+
+
+def model_metadata(model_dir: Path, version: str) -> dict[str, Any] | None:
+    """A saved version's metadata (the console's model card), or None when that version is not on this machine."""
+    path = model_dir / version / "metadata.json"
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
 
 
 def churn_risk(*, session: Session, customer_id: str) -> tuple[float, list[str]] | None:

@@ -9,6 +9,9 @@
 - ``refresh``: the daily job: snapshot, scores, segments, CLV, next best actions.
 - ``show CUSTOMER``: one customer's segment, risk and reasons, lifetime value and next action.
 - ``synthetic-history PATH``: write a synthetic, clearly labelled training store (never the live one).
+- ``backfill --months N``: scores, lifetime value and segments as of the past N month ends (a trend).
+- ``demo-prepare``: for the demo store (``make run``): a model from the synthetic history if there is
+  none, a year of backfill, today's refresh; does nothing for any other store or a second time.
 
 The database URL comes from ``SUPPORTBOT_DATABASE_URL`` (``--database-url`` overrides it); model
 versions live in ``var/models/churn`` (``SUPPORTBOT_INTEL_MODEL_DIR`` or ``--model-dir``).
@@ -33,10 +36,11 @@ from supportbot.errors import SupportBotError
 from supportbot.intelligence import jobs
 from supportbot.intelligence.churn import churn_risk, default_model_dir, score_customers, train_churn
 from supportbot.intelligence.clv import compute_clv
+from supportbot.intelligence.demo_setup import prepare_demo
 from supportbot.intelligence.next_action import decide_all, latest_decision
 from supportbot.intelligence.segments import SEGMENTS, compute_segments
 from supportbot.intelligence.synthetic import build_synthetic_history
-from supportbot.settings import get_settings
+from supportbot.settings import PROJECT_ROOT, get_settings
 from supportbot.store.db import make_engine, session_factory
 from supportbot.store.intelligence_models import ClvScore, CustomerSegment, SegmentStat
 from supportbot.store.migrate import upgrade_database
@@ -182,6 +186,21 @@ def _synthetic(args: argparse.Namespace, _url: str) -> int:
     return EXIT_OK
 
 
+def _backfill(args: argparse.Namespace, url: str) -> int:
+    now = _as_of(args).isoformat() if args.as_of else None
+    for day, outcome in jobs.backfill(url, args.months, str(args.model_dir), now).items():
+        print(f"as of {day}: {outcome}")
+    return EXIT_OK
+
+
+def _demo_prepare(args: argparse.Namespace, url: str) -> int:
+    for line in prepare_demo(
+        database_url=url, model_dir=args.model_dir, synthetic_path=Path(args.synthetic_store), now=_as_of(args)
+    ):
+        print(line)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m supportbot.intelligence", description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="override SUPPORTBOT_DATABASE_URL for this run")
@@ -210,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("path")
     synthetic.add_argument("--customers", type=int, default=1500)
     synthetic.set_defaults(handler=_synthetic)
+    backfill = commands.add_parser("backfill", help="scores, lifetime value and segments as of past month ends")
+    backfill.add_argument("--months", type=int, default=12, help="month ends to compute (12)")
+    backfill.set_defaults(handler=_backfill)
+    demo = commands.add_parser("demo-prepare", help="intelligence for the demo store on its first run")
+    demo.add_argument(
+        "--synthetic-store",
+        default=str(PROJECT_ROOT / "var" / "intel-synthetic.db"),
+        help="where the synthetic training history is kept (made if missing)",
+    )
+    demo.set_defaults(handler=_demo_prepare)
     return parser
 
 

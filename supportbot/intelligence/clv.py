@@ -64,6 +64,12 @@ def compute_clv(*, session: Session, as_of: dt.datetime) -> IntelRun:
     expected = purchases.expected_purchases(rfm, MONTHS * 52 / 12)
     per_order = value.expected_spend(rfm.frequency, spend)
     clv = lifetime_value(purchases, value, rfm, spend, months=MONTHS, monthly_discount=MONTHLY_DISCOUNT)
+    if not all(np.isfinite(arr).all() for arr in (alive, expected, per_order, clv)):
+        raise InvalidRequestError(
+            f"the order models do not fit this history ({len(ids)} customers with orders, {repeaters} with a repeat "
+            f"order; BG/NBD r {purchases.r:.3g}, alpha {purchases.alpha:.3g}, a {purchases.a:.3g}, "
+            f"b {purchases.b:.3g}): lifetime values would not be numbers, so none were stored"
+        )
     subscription = _subscription_value(session, as_of)
     run = IntelRun(kind="clv", as_of=as_of, model_version="bgnbd+gamma-gamma")
     session.add(run)
@@ -100,8 +106,11 @@ def compute_clv(*, session: Session, as_of: dt.datetime) -> IntelRun:
 def _subscription_value(session: Session, as_of: dt.datetime) -> dict[str, float]:
     risks = {k: v for k, v in session.execute(select(ChurnScore.customer_id, ChurnScore.probability))}
     out: dict[str, float] = {}
-    query = select(Subscription).where(Subscription.status != "cancelled", Subscription.started_on <= as_of.date())
+    query = select(Subscription).where(Subscription.started_on <= as_of.date())
     for sub in session.scalars(query):
+        ended = sub.cancelled_at is not None and sub.cancelled_at <= as_of
+        if ended or (sub.status == "cancelled" and sub.cancelled_at is None):
+            continue  # running at ``as_of``: not yet cancelled then (a past as_of counts it, ``backfill``)
         monthly = sub.price_cents / (12 if sub.billing_period == "yearly" else 1)
         survive = (1 - min(max(risks.get(sub.customer_id, 0.0), 0.0), 0.999)) ** (1 / 3)
         months = sum(survive**m / (1 + MONTHLY_DISCOUNT) ** m for m in range(1, MONTHS + 1))

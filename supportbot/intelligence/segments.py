@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from supportbot.intelligence.features import DAY, features_at, subscription_at
 from supportbot.intelligence.history import CustomerHistory, StoreHistory, load_history
-from supportbot.store.intelligence_models import ChurnScore, CustomerSegment, IntelRun, SegmentStat
+from supportbot.store.intelligence_models import ChurnScore, ClvScore, CustomerSegment, IntelRun, SegmentStat
 
 NEW_DAYS = 60
 LOYAL_DAYS = 730
@@ -135,8 +135,11 @@ def assign(facts: Facts, top_spend: float) -> tuple[str, str]:
     raise AssertionError("the last rule always applies")
 
 
-def facts_for(store: StoreHistory, history: CustomerHistory, as_of: dt.datetime, risk: float | None) -> Facts:
-    features = features_at(store, history, as_of, current=True)
+def facts_for(
+    store: StoreHistory, history: CustomerHistory, as_of: dt.datetime, risk: float | None, *, current: bool = True
+) -> Facts:
+    """``current``: usage from the live table (now); False reads the snapshots (a past ``as_of``, ``backfill``)."""
+    features = features_at(store, history, as_of, current=current)
     ratings = [r for r in history.ratings if r[0] < as_of]
     return Facts(
         subscribed=subscription_at(history, as_of) is not None and features is not None,
@@ -163,11 +166,21 @@ def _spend(history: CustomerHistory, as_of: dt.datetime) -> float:
     return sum(c for t, c, s in history.orders if since <= t < as_of and s not in ("cancelled", "returned")) / 100
 
 
-def compute_segments(*, session: Session, as_of: dt.datetime) -> IntelRun:
-    """Assign every customer a segment, store the assignments and this run's per-segment figures."""
+def compute_segments(*, session: Session, as_of: dt.datetime, current: bool = True) -> IntelRun:
+    """Assign every customer a segment, store the assignments and this run's per-segment figures.
+
+    Reads the stored churn scores and lifetime values, so the daily refresh computes those first.
+    ``current=False`` for a past ``as_of`` (usage from the snapshots, not today's table).
+    """
     store = load_history(session=session)
     risks = {k: v for k, v in session.execute(select(ChurnScore.customer_id, ChurnScore.probability))}
-    facts = {cid: facts_for(store, h, as_of, risks.get(cid)) for cid, h in store.customers.items()}
+    values = {
+        cid: orders + subscription
+        for cid, orders, subscription in session.execute(
+            select(ClvScore.customer_id, ClvScore.order_clv_12m_cents, ClvScore.subscription_value_12m_cents)
+        )
+    }
+    facts = {cid: facts_for(store, h, as_of, risks.get(cid), current=current) for cid, h in store.customers.items()}
     spends = sorted((f.spend_365d for f in facts.values() if f.spend_365d > 0), reverse=True)
     top = spends[max(0, int(len(spends) * TOP_SPEND_SHARE) - 1)] if spends else float("inf")
     run = IntelRun(kind="segments", as_of=as_of, rows=len(facts))
@@ -181,14 +194,20 @@ def compute_segments(*, session: Session, as_of: dt.datetime) -> IntelRun:
         session.add(CustomerSegment(customer_id=cid, segment=code, run_id=run.id, why=why))
     for segment in SEGMENTS:
         ids = members.get(segment.code, [])
-        session.add(_stat(run.id, segment.code, ids, store, facts, as_of))
+        session.add(_stat(run.id, segment.code, ids, store, facts, as_of, values))
     run.summary = json.dumps({code: len(ids) for code, ids in sorted(members.items())})
     session.flush()
     return run
 
 
 def _stat(
-    run_id: int, code: str, ids: list[str], store: StoreHistory, facts: dict[str, Facts], as_of: dt.datetime
+    run_id: int,
+    code: str,
+    ids: list[str],
+    store: StoreHistory,
+    facts: dict[str, Facts],
+    as_of: dt.datetime,
+    values: dict[str, int],
 ) -> SegmentStat:
     csat, nps, risks, mrr, revenue = [], [], [], 0, 0
     for cid in ids:
@@ -204,6 +223,7 @@ def _stat(
         revenue += sum(
             c for t, c, s in history.orders if as_of - 90 * DAY <= t < as_of and s not in ("cancelled", "returned")
         )
+    worth = [values[c] for c in ids if c in values]
     return SegmentStat(
         run_id=run_id,
         segment=code,
@@ -213,6 +233,7 @@ def _stat(
         mean_churn_risk=sum(risks) / len(risks) if risks else None,
         monthly_recurring_cents=mrr,
         order_revenue_90d_cents=revenue,
+        mean_clv_12m_cents=round(sum(worth) / len(worth)) if worth else None,
     )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportbot.outreach import next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
 from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
 from supportbot.outreach.rules import Decision, decide
@@ -129,13 +130,15 @@ def plan_batch(
     """Decide for one batch of customers; returns the rows to insert."""
     facts = load_facts(session=session, ids=ids, day=day, now=now, config=config)
     report.customers += len(facts)
+    insights = next_actions.load_insights(session=session, ids=ids, now=now, config=config)
     selected = []
     for f in facts:
         if day < local_day(now, zone(f.time_zone)):
             report.day_over += 1
             continue
         candidates, exclusions = select_candidates(f, day=day, now=now, config=config)
-        for exclusion in exclusions:
+        candidates, outside = next_actions.extend(f, candidates, insights[f.customer_id], day=day, config=config)
+        for exclusion in exclusions + outside:
             report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
             if on_exclusion:
                 on_exclusion(exclusion)
@@ -145,7 +148,10 @@ def plan_batch(
     histories = load_histories(session=session, facts=[f for f, _ in selected], day=day, candidate_keys=keys)
     rows = []
     for f, candidates in selected:
-        for decision in decide(f, candidates, day=day, config=config, history=histories[f.customer_id]):
+        priorities = next_actions.priorities(insights[f.customer_id], config)
+        for decision in decide(
+            f, candidates, day=day, config=config, history=histories[f.customer_id], priorities=priorities
+        ):
             campaign = decision.candidate.campaign
             if decision.status == "planned":
                 report.planned[campaign] += 1

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from supportbot.errors import InvalidRequestError
-from supportbot.services import account, linking, preferences, redemption
+from supportbot.services import account, linking, preferences, redemption, referrals
 from supportbot.services.confirmations import ChangeRequest
 from supportbot.services.support import ConversationRef
 
@@ -137,6 +137,23 @@ def _unlink(ctx: ChangeContext, params: dict[str, Any]) -> Applied:
     return Applied("unlink", f"unlinked {params['channel']} account", {"channel": params["channel"]})
 
 
+def _referral(ctx: ChangeContext, params: dict[str, Any]) -> Applied:
+    reward = referrals.configured_reward()
+    code = str(params["code"])
+    terms = referrals.referral_terms(session=ctx.session, customer_id=ctx.customer_id, code=code, reward=reward)
+    _unchanged(terms, params.get("terms"))
+    referrals.record_referral(
+        session=ctx.session,
+        customer_id=ctx.customer_id,
+        code=code,
+        source="conversation",
+        now=dt.datetime.now(dt.UTC),
+        conversation=ctx.conversation,
+        reward=reward,
+    )
+    return Applied("referral", f"referred with {terms.code}", {"code": terms.code, "reward": terms.reward})
+
+
 APPLY: dict[str, Callable[[ChangeContext, dict[str, Any]], Applied]] = {
     "renew": _renew,
     "change_plan": _change_plan,
@@ -145,6 +162,7 @@ APPLY: dict[str, Callable[[ChangeContext, dict[str, Any]], Applied]] = {
     "redeem_points": _redeem,
     "profile_update": _profile,
     "unlink": _unlink,
+    "referral": _referral,
 }
 
 

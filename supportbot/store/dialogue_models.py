@@ -35,6 +35,7 @@ CHANGE_KINDS = (
     "redeem_points",
     "profile_update",
     "unlink",
+    "referral",
 )
 """Every kind of account change the assistant can make, each only after a yes."""
 CHANGE_STATUSES = ("pending", "confirmed", "failed", "declined", "expired", "superseded")

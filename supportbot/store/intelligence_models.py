@@ -72,6 +72,9 @@ class SegmentStat(Base):
     mean_churn_risk: Mapped[float | None] = mapped_column(Float)
     monthly_recurring_cents: Mapped[int] = mapped_column(Integer, default=0)
     order_revenue_90d_cents: Mapped[int] = mapped_column(Integer, default=0)
+    mean_clv_12m_cents: Mapped[int | None] = mapped_column(Integer)
+    """Mean 12-month lifetime value (orders + subscription, ``clv_scores``) of the segment's customers
+    at this run; None where the lifetime value was not computed (migration ``0015``)."""
 
 
 class ChurnScore(Base):
