@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supportbot.formatting import long_date, money, relative_days
+from supportbot.services.handoff import WaitEstimate, describe_wait
 from supportbot.store.demo_texts import REQUESTS
 from supportbot.store.demo_tracker import Conversation, response
 
@@ -31,6 +32,10 @@ KIND_NAMES = {
 
 def opt_out_button(kind: str) -> dict[str, str]:
     return {"title": f"Stop {KIND_NAMES[kind]}", "payload": '/opt_out{"outreach_kind": "' + kind + '"}'}
+
+
+FIRST_IN_LINE = describe_wait(WaitEstimate(position=1, typical=None))
+"""What actions/support.py tells someone first in the queue with no week of claims to go by."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ def loyalty_question(conv: Conversation, rng: random.Random, who: Who) -> None:
 
 def handoff(conv: Conversation, rng: random.Random, who: Who) -> None:
     ask(conv, rng, "human_handoff", confidence=(0.9, 0.99))
-    conv.action("action_handoff").say("utter_handoff_customer", name=who.first_name).slot("handoff_requested", True)
+    conv.action("action_handoff").say("utter_handoff_customer", name=who.first_name, wait=FIRST_IN_LINE)
+    conv.slot("handoff_requested", True)
     conv.listen()
 
 
@@ -130,10 +136,14 @@ def small_talk(conv: Conversation, rng: random.Random) -> None:
     intent = rng.choice(("bot_challenge", "help", "out_of_scope", "nlu_fallback"))
     if intent == "nlu_fallback":
         ask(conv, rng, intent, confidence=(0.12, 0.29))
-        conv.action("utter_default").say("utter_default").listen()  # the rule for a message not understood
+        # the rule for a message not understood: the help centre looks first, is not sure, asks to rephrase
+        conv.action("action_answer_help").say("utter_default").listen()
         return
     ask(conv, rng, intent)
-    response = {"bot_challenge": "utter_iamabot", "help": "utter_help", "out_of_scope": "utter_out_of_scope"}[intent]
+    if intent == "out_of_scope":  # likewise: the help centre had nothing, so the usual answer
+        conv.action("action_answer_help").say("utter_out_of_scope").listen()
+        return
+    response = {"bot_challenge": "utter_iamabot", "help": "utter_help"}[intent]
     conv.action(response).say(response).listen()
 
 
