@@ -10,7 +10,8 @@ these machines against 0.5 ms for the validation itself. A form turn calls the a
 server two or three times.
 
 It also applies our server defaults (``apply_server_defaults``: a request size cap,
-telemetry off) before Rasa builds its Sanic app.
+telemetry off) before Rasa builds its Sanic app, and makes ``run`` listen on loopback unless
+an interface is named (``loopback_by_default``).
 
 The fix builds the validator for that schema once. A response it finds valid is accepted;
 any other response goes through Rasa's own check unchanged, so an invalid response fails
@@ -22,7 +23,7 @@ start the server through this module.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, Text
+from typing import Any, Callable, Dict, List, Mapping, Text
 
 _ORIGINAL = "_supportbot_original_validate"
 
@@ -65,6 +66,16 @@ def apply_server_defaults(environ: Dict[str, str]) -> None:
     environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 
+def loopback_by_default(argv: List[str], environ: Mapping[str, str]) -> List[str]:
+    """``rasa run`` listens on every interface (``0.0.0.0``) unless told otherwise; ours listens
+    on loopback (``SUPPORTBOT_RASA_HOST`` or ``-i``/``--interface`` for another interface)."""
+    if len(argv) < 2 or argv[1] != "run":
+        return argv
+    if any(arg in ("-i", "--interface") or arg.startswith("--interface=") for arg in argv[2:]):
+        return argv
+    return [*argv, "--interface", environ.get("SUPPORTBOT_RASA_HOST") or "127.0.0.1"]
+
+
 def main() -> None:
     import os
 
@@ -72,7 +83,7 @@ def main() -> None:
     install_cached_action_validation()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv[0] = "rasa"
+    sys.argv = loopback_by_default(["rasa", *sys.argv[1:]], os.environ)
     rasa_main()
 
 

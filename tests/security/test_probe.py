@@ -196,3 +196,26 @@ def test_every_rasa_process_of_ours_runs_without_telemetry_and_with_a_body_cap()
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["False", str(MAX_REQUEST_BYTES)]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on ``port``, from the kernel's own tables."""
+    found: set[str] = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with open(table, encoding="ascii") as lines:
+            next(lines)
+            for line in lines:
+                local, _, state = line.split()[1:4]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port and len(address) == width:
+                    found.add(address)
+    return found
+
+
+def test_the_rasa_and_action_servers_listen_on_loopback_only(stack: Stack) -> None:
+    """``rasa run`` would listen on 0.0.0.0; bot/server.py makes it loopback, as the action server."""
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1, as the kernel writes them
+    for url in (stack.rasa_url, stack.actions_url):
+        addresses = listening_addresses(httpx.URL(url).port or 0)
+        assert addresses, f"nothing listens for {url}"
+        assert addresses <= loopback, (url, addresses)
