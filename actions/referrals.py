@@ -21,7 +21,7 @@ from actions.changes import ask_to_confirm
 from actions.context import ActionContext
 from supportbot.services.changes import jsonable
 from supportbot.services.referrals import code_for, configured_reward, perk_words, referral_terms
-from supportbot.store.growth_models import normalise_code
+from supportbot.store.growth_models import mistyped_code, normalise_code
 from supportbot.store.models import utcnow
 
 
@@ -50,7 +50,11 @@ class ActionReportReferral(StoreAction):
     ) -> Events:
         code = normalise_code(ctx.latest_text or "")
         if code is None:
-            dispatcher.utter_message(response="utter_ask_referral_code")
+            typed = mistyped_code(ctx.latest_text or "")
+            if typed is not None:
+                dispatcher.utter_message(response="utter_referral_code_not_valid", code=typed)
+            else:
+                dispatcher.utter_message(response="utter_ask_referral_code")
             return []
         terms = referral_terms(session=session, customer_id=customer_id_of(ctx), code=code, reward=configured_reward())
         return ask_to_confirm(

@@ -33,6 +33,18 @@ CODE_LENGTH = 6
 CODE_PATTERN = re.compile(rf"\bLUMEN[-\s]?([{CODE_ALPHABET}]{{{CODE_LENGTH}}})\b", re.IGNORECASE)
 
 
+LOOSE_CODE_PATTERN = re.compile(r"\bLUMEN[-\s]?([A-Z0-9]{4,8})\b", re.IGNORECASE)
+"""What a customer may type meaning a code: a mistyped one ("LUMEN-ABC123") gets a reason, not a re-ask."""
+
+
+def mistyped_code(text: str) -> str | None:
+    """A ``LUMEN-…`` word in ``text`` that is not a valid code (wrong length or a look-alike), or None."""
+    if normalise_code(text) is not None:
+        return None
+    found = LOOSE_CODE_PATTERN.search(text or "")
+    return CODE_PREFIX + found.group(1).upper() if found else None
+
+
 def normalise_code(text: str) -> str | None:
     """``LUMEN-XXXXXX`` from a message or a cell ("lumen 7kq4mx", "LUMEN-7KQ4MX."), or None if none is in it."""
     found = CODE_PATTERN.search(text or "")

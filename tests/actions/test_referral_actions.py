@@ -111,3 +111,14 @@ async def test_ones_own_code_is_refused_with_a_reason(store: sessionmaker[Sessio
     assert message["text"].startswith("That's your own referral code")
     with store() as session:
         assert session.scalar(select(func.count()).select_from(AccountChangeRequest)) == 0
+
+
+async def test_a_mistyped_code_gets_the_reason_not_the_same_question_again(store: sessionmaker[Session]) -> None:
+    chat = Chat("cust:C1:web")
+    await _validate(chat, "my friend referred me, code LUMEN-ABC123", "report_referral")
+    (message,) = await chat.run(ActionReportReferral())
+    assert message["response"] == "utter_referral_code_not_valid"
+    assert message["code"] == "LUMEN-ABC123"
+    assert referrals(store) == []
+    with store() as session:
+        assert session.scalar(select(func.count()).select_from(AccountChangeRequest)) == 0
