@@ -139,7 +139,7 @@ def test_rebuild_then_assign(sessions: sessionmaker[Session]) -> None:
 
 
 def test_cli_show_themes_on_an_empty_store(sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]) -> None:
-    url = str(sessions.kw["bind"].url)
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
     assert cli_main(["--database-url", url, "show-themes"]) == 0
     assert "no themes yet" in capsys.readouterr().out
 
