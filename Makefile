@@ -49,6 +49,8 @@ clean:          ## remove local state (databases, models, results), keep the env
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DELIVER ?= 200
 BENCH_DELIVER_SECONDS ?= 120
+BENCH_PLAN_BACKENDS ?= sqlite,postgresql
+BENCH_PLAN_WORKERS ?= 2
 BENCH_THEMES_ARGS ?= --torch-threads 1   # as measured in docs/BENCHMARKS.md (faster on an overloaded machine)
 BENCH_BERTOPIC ?= 1
 BENCH_UMAP_VENV ?= /tmp/bench-umap-venv
@@ -84,6 +86,8 @@ bench-nlu: envs  ## our NLU pipeline vs Rasa's default on BANKING77 and CLINC150
 bench-load: envs train  ## conversation latency at N = 1, 8, 32: our stack (with and without bot.server's fix) and a bare `rasa init` bot
 	HF_HUB_OFFLINE=1 $(APP_PY) -m bench.load $(BENCH_LOAD_ARGS)
 
-bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers; deliver BENCH_DELIVER into Rasa
+bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers on SQLite and PostgreSQL; deliver BENCH_DELIVER into Rasa
+	@scripts/services.sh start
 	HF_HUB_OFFLINE=1 $(APP_PY) bench/outreach_plan.py --customers $(BENCH_CUSTOMERS) \
+	  --backends $(BENCH_PLAN_BACKENDS) --workers $(BENCH_PLAN_WORKERS) \
 	  --deliver $(BENCH_DELIVER) --deliver-seconds $(BENCH_DELIVER_SECONDS) $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
