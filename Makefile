@@ -8,10 +8,16 @@ export PYTHONPATH := $(CURDIR)
 # process imports TensorFlow, and compiling it again each time costs tens of seconds.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test envs train validate lint token outreach-plan outreach-status clean
+.PHONY: run run-scaled services test envs train validate lint token outreach-plan outreach-status clean
 
 run:            ## start the whole assistant on local defaults (SQLite, demo data)
 	@scripts/run.sh
+
+run-scaled:     ## the scaled mode: PostgreSQL, Redis, two Rasa replicas and two action servers behind nginx, scheduler and delivery workers (docs/DEPLOYMENT.md)
+	@scripts/run_scaled.sh
+
+services:       ## install (apt) and start PostgreSQL and Redis on loopback under var/services
+	@scripts/services.sh start
 
 test:           ## every test: lint, data validation, unit, action, NLU, conversation and end-to-end tests
 	@scripts/test.sh

@@ -21,10 +21,13 @@ _PREPARATION: Preparation | None = None
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need no Rasa model run first, while the model trains in the background
-    (tests/prepared.py); then those that need only the model, then those that need the stack."""
+    (tests/prepared.py); then those that need only the model, then those that need the stack,
+    then those of the scaled stack (tests/scale)."""
 
     def needs(item: pytest.Item) -> int:
         names = set(getattr(item, "fixturenames", ()))
+        if "scaled" in names:  # the scaled stack's replicas start after the single stack's tests
+            return 3
         return 2 if "stack" in names else 1 if names & {"trained_model", "training", "rasa_test_run"} else 0
 
     items.sort(key=needs)  # stable: file order within each group
