@@ -78,9 +78,11 @@ http {{
   # A new websocket may go to any replica; polling (and upgrading a polling session) must stick.
   map "$arg_transport:$arg_sid" $socket_pool {{ "~^websocket:$" rasa; default rasa_sticky; }}
 
+  # No keepalive to the upstreams, on purpose: nginx resends a request whose *cached* upstream
+  # connection fails, even a POST, and a replica killed after it handled a message but before it
+  # answered would see the message handled twice. A fresh loopback connection per request is cheap.
   upstream rasa {{
 {rasa}
-    keepalive 64;
   }}
   upstream rasa_sticky {{
     hash $remote_addr consistent;
@@ -88,7 +90,6 @@ http {{
   }}
   upstream actions {{
 {actions}
-    keepalive 32;
   }}
 
   server {{
@@ -104,7 +105,6 @@ http {{
     }}
     location / {{
       proxy_pass http://rasa;
-      proxy_set_header Connection "";
       proxy_read_timeout 130s;
     }}
   }}
@@ -114,7 +114,6 @@ http {{
     client_max_body_size {actions_max_body};
     location / {{
       proxy_pass http://actions;
-      proxy_set_header Connection "";
       proxy_read_timeout 60s;
     }}
   }}

@@ -322,8 +322,6 @@ def test_two_planners_started_by_mistake_still_send_every_message_once(
             )
         )
     assert keys == 20
-    planners = [s.log_tail(400) for s in schedulers]
-    assert sum("another scheduler holds the planner lease" in log for log in planners) >= 1
 
 
 def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: ScaledStack, tracker: Engine) -> None:
@@ -350,6 +348,13 @@ def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: Scale
     killer.join(timeout=60)
     assert scaled.servers["rasa-1"].process.returncode == -9
     problems = [p for c in conversations for p in turn_problems(tracker, c)]
-    assert problems == [], problems[:10]  # every message in its conversation once, in order, answered once
+    if problems:  # the whole story, for whoever reads the failure
+        story = [
+            f"{c.conversation_id}: failures {c.failures}, resent {c.resent}, found {c.found_in_tracker}"
+            for c in conversations
+        ]
+        (scaled.workdir / "kill-problems.txt").write_text("\n".join([*problems, *story]) + "\n")
+    assert problems == [], f"{len(problems)} problems; first: {problems[0][:2000]}; all in {scaled.workdir}"
+    # every message in its conversation once, in order, answered once
     assert sum(len(c.sent) for c in conversations) == 16 * 24
     assert sum(c.failures for c in conversations) >= 1, "the kill hit no request in flight: the test proved nothing"
