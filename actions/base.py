@@ -38,7 +38,7 @@ class StoreAction(Action, abc.ABC):
     def _run_in_transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> Events:
         try:
             with runtime.sessions().begin() as session:
-                ctx = ActionContext.build(session=session, tracker=tracker)
+                ctx = ActionContext.build(session=session, tracker=tracker, domain=domain)
                 if self.requires_customer and ctx.customer_id is None:
                     dispatcher.utter_message(response=self.anonymous_response)
                     return self.anonymous_events(tracker)

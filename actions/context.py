@@ -10,7 +10,7 @@ from one of two places:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -51,13 +51,24 @@ class ActionContext:
     conversation: ConversationRef
     today: dt.date
     latest_text: str
+    responses: dict[str, Any] = field(default_factory=dict)
+    """The domain's responses (copy lives in domain.yml), for messages whose exact text the
+    action must know, such as a question recorded with its answer (``actions.wording``)."""
 
     @classmethod
-    def build(cls, *, session: Session, tracker: Tracker, today: dt.date | None = None) -> ActionContext:
+    def build(
+        cls,
+        *,
+        session: Session,
+        tracker: Tracker,
+        today: dt.date | None = None,
+        domain: dict[str, Any] | None = None,
+    ) -> ActionContext:
         latest: dict[str, Any] = tracker.latest_message or {}
         return cls(
             customer_id=resolve_customer(session=session, tracker=tracker),
             conversation=ConversationRef(tracker.sender_id, input_channel(tracker)),
             today=today or dt.datetime.now(dt.UTC).date(),
             latest_text=str(latest.get("text") or ""),
+            responses=dict((domain or {}).get("responses") or {}),
         )

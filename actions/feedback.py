@@ -40,8 +40,10 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
+from actions.form_flow import DIGRESSION_INTENTS
 from supportbot.feedback import answers
 from supportbot.feedback.ratings import is_skip, parse_csat, parse_nps
+from supportbot.form_replies import is_leave
 from supportbot.store.models import Consent
 
 logger = logging.getLogger(__name__)
@@ -54,50 +56,27 @@ RESOLVING_ACTIONS = frozenset(
     {
         "action_show_plan",
         "action_show_renewal",
-        "action_renew_now",
         "action_plan_options",
-        "action_change_plan",
-        "action_accept_retention",
-        "action_cancel_subscription",
-        "action_keep_subscription",
+        "action_answer_question",
         "action_recent_orders",
         "action_order_status",
         "action_loyalty",
         "action_opt_out",
         "action_opt_in",
-        "action_submit_profile_update",
         "action_report_problem",
+        "action_answer_help",
     }
 )
 """Actions that answer or settle a customer's request: after one of them, a thank-you or
-goodbye is a natural moment to ask how it went. A handoff is not among them: the CSAT
-question for a person's help comes after the handoff is closed (the csat_followup campaign)."""
+goodbye is a natural moment to ask how it went. Asking to confirm a change settles nothing
+yet (the answer to the question does: ``action_answer_question``). A handoff is not among them:
+the CSAT question for a person's help comes after the handoff is closed (the csat_followup
+campaign)."""
 
-TASK_INTENTS = frozenset(
-    {
-        "greet",
-        "bot_challenge",
-        "help",
-        "ask_plan",
-        "ask_renewal",
-        "renew_now",
-        "cancel_subscription",
-        "ask_plan_options",
-        "change_plan",
-        "ask_orders",
-        "order_status",
-        "ask_loyalty",
-        "update_birthday",
-        "update_timezone",
-        "update_contact_details",
-        "opt_out",
-        "opt_in",
-        "human_handoff",
-        "report_problem",
-    }
-)
+TASK_INTENTS = DIGRESSION_INTENTS - {"thanks", "out_of_scope", "give_feedback"}
 """A message with one of these intents, confidently recognised, is a new request, not an
-answer to a feedback question: the form lets it go and the request is answered."""
+answer to a feedback question: the form lets it go and the request is answered (the same
+list as every other form's, ``actions.form_flow``, less what can be feedback itself)."""
 RATING_INTERRUPT_CONFIDENCE = 0.6
 TEXT_INTERRUPT_CONFIDENCE = 0.85
 """Higher for open feedback: "the app crashes when I look at my orders" is feedback."""
@@ -180,7 +159,8 @@ class ActionWrapUp(StoreAction):
         intent, _ = _latest_intent(tracker)
         ending = intent == "goodbye"
         due = (
-            resolved_something(tracker)
+            not tracker.active_loop.get("name")  # another form is asking something: don't start one
+            and resolved_something(tracker)
             and not asked_in_this_session(tracker, "csat_form")
             and feedback_consent(session, ctx.customer_id)
         )
@@ -221,6 +201,7 @@ class _RatingFormValidation(FormValidationAction):
         if (
             self.parse(text) is None
             and not is_skip(text)
+            and not is_leave(text)  # "stop" leaves the question, whatever the classifier reads
             and is_new_request(tracker, threshold=RATING_INTERRUPT_CONFIDENCE)
         ):
             return {}
@@ -238,7 +219,7 @@ class _RatingFormValidation(FormValidationAction):
         if rating is not None:
             return {self.slot: str(rating), "feedback_unclear": None}
         intent, _ = _latest_intent(tracker)
-        if is_skip(text) or intent == "nevermind":
+        if is_skip(text) or is_leave(text) or intent == "nevermind":
             return {self.slot: SKIPPED, "feedback_unclear": None}
         unclear = int(tracker.get_slot("feedback_unclear") or 0) + 1
         if unclear >= MAX_UNCLEAR_ANSWERS:
@@ -306,7 +287,9 @@ class ValidateFeedbackForm(FormValidationAction):
             # Activation: "your app keeps logging me out" is the feedback already;
             # "I have a suggestion" is not (validation asks for it).
             return {"feedback_text": _latest_text(tracker)} if intent == "give_feedback" else {}
-        if requested != "feedback_text" or is_new_request(tracker, threshold=TEXT_INTERRUPT_CONFIDENCE):
+        if requested != "feedback_text":
+            return {}
+        if not is_leave(_latest_text(tracker)) and is_new_request(tracker, threshold=TEXT_INTERRUPT_CONFIDENCE):
             return {}
         return {"feedback_text": _latest_text(tracker)}
 
@@ -326,7 +309,7 @@ class ValidateFeedbackForm(FormValidationAction):
             if not said or answers.is_vague(said):
                 return {"feedback_text": None, "feedback_question": "volunteered"}
             return {"feedback_text": said}
-        if intent == "nevermind" or is_skip(text) or answers.declines(text):
+        if intent == "nevermind" or is_skip(text) or is_leave(text) or answers.declines(text):
             return {"feedback_text": SKIPPED}
         said = answers.content(text) or text
         held = str(tracker.get_slot("feedback_held") or "")

@@ -3,6 +3,9 @@
 On the website (verified): "link my Telegram" → a one-time code to send from the app.
 In the messaging app: "LINK 7KQ4-M2XP" → this app account is linked; from then on
 the assistant answers there from the customer's profile. "Unlink this account" undoes it.
+
+Linking the account to a new owner, and unlinking it, start a fresh conversation: what
+was said there before belongs to somebody else (``bot.channels.fresh_start``).
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
+from bot.channels.fresh_start import fresh_start_event
 from supportbot.services.linking import (
     CODE_TTL,
     WEB_CHANNELS,
     CodeNotValidError,
+    LinkingPausedError,
     TooManyAttemptsError,
     create_link_code,
     find_code,
@@ -90,6 +95,9 @@ class ActionLinkAccount(StoreAction):
                 external_id=tracker.sender_id,
                 now=dt.datetime.now(dt.UTC),
             )
+        except LinkingPausedError:
+            dispatcher.utter_message(response="utter_link_paused")
+            return []
         except TooManyAttemptsError:
             dispatcher.utter_message(response="utter_link_too_many_attempts")
             return []
@@ -98,7 +106,7 @@ class ActionLinkAccount(StoreAction):
             return []
         channel_name = CHANNEL_NAMES.get(linked.channel, linked.channel)
         dispatcher.utter_message(response="utter_link_done", name=linked.first_name, channel=channel_name)
-        return []
+        return [fresh_start_event(reason="linked")] if linked.owner_changed else []
 
 
 class ActionUnlinkAccount(StoreAction):
@@ -115,4 +123,4 @@ class ActionUnlinkAccount(StoreAction):
             return []
         removed = unlink(session=session, channel=ctx.conversation.channel or "unknown", external_id=tracker.sender_id)
         dispatcher.utter_message(response="utter_unlinked" if removed else "utter_link_how")
-        return []
+        return [fresh_start_event(reason="unlinked")] if removed else []

@@ -9,6 +9,9 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
+from actions.questions import Question, ask
+from actions.wording import render
+from supportbot.buttons import payload
 from supportbot.formatting import join_words, long_date, money, short_date
 from supportbot.parsing import normalise_order_ref
 from supportbot.store.repo import OrderView, find_order, recent_orders
@@ -54,16 +57,16 @@ class ActionRecentOrders(StoreAction):
         if not orders:
             dispatcher.utter_message(response="utter_no_orders")
             return []
-        dispatcher.utter_message(
-            response="utter_recent_orders",
-            orders="\n".join(order_line(o) for o in orders),
-            buttons=[
-                {"title": f"Status of #{o.order_ref}", "payload": f'/order_status{{"order_ref":"{o.order_ref}"}}'}
-                for o in orders
-                if o.status in {"processing", "shipped"}
-            ],
-        )
-        return []
+        rendered = render(ctx.responses, "utter_recent_orders", orders="\n".join(order_line(o) for o in orders))
+        buttons = [
+            {"title": f"Status of #{o.order_ref}", "payload": payload("order_status", order_ref=o.order_ref)}
+            for o in orders
+            if o.status in {"processing", "shipped"}
+        ]
+        if not buttons:
+            dispatcher.utter_message(text=rendered.text)
+            return []
+        return ask(dispatcher, text=rendered.text, buttons=buttons, question=Question("choose_order"))
 
 
 class ActionOrderStatus(StoreAction):
@@ -76,24 +79,28 @@ class ActionOrderStatus(StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         raw = tracker.get_slot("order_ref")
-        ref = normalise_order_ref(str(raw) if raw else None)
-        customer_id = customer_id_of(ctx)
-        if raw and ref is None:
-            dispatcher.utter_message(response="utter_order_ref_invalid")
-            return [SlotSet("order_ref", None)]
-        if ref is None:
-            latest = recent_orders(session=session, customer_id=customer_id, limit=1)
-            if not latest:
-                dispatcher.utter_message(response="utter_no_orders")
-                return []
-            order: OrderView | None = latest[0]
-        else:
-            order = find_order(session=session, customer_id=customer_id, order_ref=ref)
-        if order is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_ref=ref)
-        else:
-            dispatcher.utter_message(text=order_status_text(order))
+        tell_order_status(session, customer_id_of(ctx), dispatcher, str(raw) if raw else None)
         return [SlotSet("order_ref", None)]
 
     def anonymous_events(self, tracker: Tracker) -> Events:
         return [SlotSet("order_ref", None)]
+
+
+def tell_order_status(session: Session, customer_id: str, dispatcher: CollectingDispatcher, raw: str | None) -> None:
+    """The status of the customer's order ``raw`` (or of their latest order), only ever their own."""
+    ref = normalise_order_ref(raw)
+    if raw and ref is None:
+        dispatcher.utter_message(response="utter_order_ref_invalid")
+        return
+    if ref is None:
+        latest = recent_orders(session=session, customer_id=customer_id, limit=1)
+        if not latest:
+            dispatcher.utter_message(response="utter_no_orders")
+            return
+        order: OrderView | None = latest[0]
+    else:
+        order = find_order(session=session, customer_id=customer_id, order_ref=ref)
+    if order is None:
+        dispatcher.utter_message(response="utter_order_not_found", order_ref=ref)
+    else:
+        dispatcher.utter_message(text=order_status_text(order))

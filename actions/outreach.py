@@ -38,18 +38,21 @@ from supportbot.errors import InvalidRequestError
 from supportbot.formatting import relative_days
 from supportbot.outreach.timing import local_day, zone
 from supportbot.services.perks import grant_perk, parse_perk
+from supportbot.services.referrals import code_for
 from supportbot.store.models import Consent, Customer
 from supportbot.store.outreach_models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "years", "milestone")
+TEMPLATE_VARIABLES = ("name", "plan", "date", "when", "price", "tip", "years", "milestone", "reward")
 """Payload keys the utter_outreach_* responses use as they are; ``perk`` is the perk's configuration,
 granted here and worded from the grant (``perk_sentence``); the rest of the payload is bookkeeping."""
-PERK_ONLY = ("surprise_perk",)
+PERK_ONLY = ("surprise_perk", "retention_offer")
 """Campaigns whose message is the perk: without a grant there is nothing to say."""
 UNDELIVERABLE = ("skipped", "failed")
 CSAT_CAMPAIGN = "csat_followup"
+REFERRAL_CAMPAIGN = "referral_invitation"
+PROGRAMME_CAMPAIGN = "programme_invitation"
 
 
 def outbox_id_from(latest_message: dict[str, Any] | None) -> int | None:
@@ -173,6 +176,9 @@ class ActionDeliverOutreach(StoreAction):
         if perk is None and row.campaign in PERK_ONLY:
             return []
         variables["perk"] = perk or ""
+        if row.campaign == REFERRAL_CAMPAIGN:
+            # The code the message shows exists before the message does (made once per customer).
+            variables["code"] = code_for(session=session, customer_id=row.customer_id, now=now)
         mark_rendered(session=session, row=row, now=now)
         # outbox_id travels with the message into the bot event's metadata: the proof of delivery.
         variables["outbox_id"] = str(row.id)
@@ -185,6 +191,15 @@ class ActionDeliverOutreach(StoreAction):
                 SlotSet("feedback_prompt", "handoff_closed"),
                 SlotSet("csat_score", None),
                 FollowupAction("csat_form"),
+            ]
+        if row.campaign == PROGRAMME_CAMPAIGN:
+            # The invitation's yes/no question (and recording the answer) is the feedback flow's programme_form.
+            dispatcher.utter_message(response=row.template, **variables)
+            return [
+                *events,
+                SlotSet("joins_programme", None),
+                SlotSet("last_feedback_id", None),
+                FollowupAction("programme_form"),
             ]
         dispatcher.utter_message(response=row.template, buttons=[opt_out_button(row.kind)], **variables)
         return events

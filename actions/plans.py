@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import json
-
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
+from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.questions import Question, ask
+from actions.wording import render
+from supportbot.buttons import payload
 from supportbot.formatting import join_words, long_date, money
-from supportbot.services.account import PlanOption, change_plan, plan_options
-from supportbot.store.repo import SubscriptionView
+from supportbot.parsing import find_plan
+from supportbot.services.account import PlanOption, plan_change_terms, plan_options
+from supportbot.services.changes import jsonable
+from supportbot.store.repo import SubscriptionView, plan_catalogue
 
 
 def price_per_period(sub: SubscriptionView) -> str:
@@ -33,10 +37,7 @@ def describe_option(option: PlanOption) -> str:
 
 def plan_button(option: PlanOption) -> dict[str, str]:
     verb = "Upgrade" if option.direction == "upgrade" else "Switch"
-    return {
-        "title": f"{verb} to {option.plan.name}",
-        "payload": "/change_plan" + json.dumps({"plan": option.plan.code}),
-    }
+    return {"title": f"{verb} to {option.plan.name}", "payload": payload("change_plan", plan=option.plan.code)}
 
 
 class ActionPlanOptions(StoreAction):
@@ -49,16 +50,21 @@ class ActionPlanOptions(StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         current, options = plan_options(session=session, customer_id=customer_id_of(ctx))
-        dispatcher.utter_message(
-            response="utter_plan_options",
+        rendered = render(
+            ctx.responses,
+            "utter_plan_options",
             current=f"{current.plan.name} ({price_per_period(current)})" if current else "no plan yet",
             options="\n".join(describe_option(o) for o in options),
-            buttons=[plan_button(o) for o in options],
         )
-        return []
+        # A question: typing "Upgrade to Pro" must do what tapping it does (actions.answers).
+        return ask(
+            dispatcher, text=rendered.text, buttons=[plan_button(o) for o in options], question=Question("choose_plan")
+        )
 
 
 class ActionChangePlan(StoreAction):
+    """ "Switch me to Business": the options when no plan is named, else the terms and a question."""
+
     anonymous_response = "utter_anon_plan_options"
 
     def name(self) -> str:
@@ -67,26 +73,41 @@ class ActionChangePlan(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        wanted = tracker.get_slot("plan")
+        wanted = tracker.get_slot("plan") or find_plan(
+            ctx.latest_text, [(p.code, p.name) for p in plan_catalogue(session=session)]
+        )
         if not wanted:
             return ActionPlanOptions().perform(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker)
-        sub = change_plan(
-            session=session,
-            customer_id=customer_id_of(ctx),
-            plan_code=str(wanted).lower(),
-            conversation=ctx.conversation,
-        )
-        dispatcher.utter_message(
-            response="utter_plan_changed",
-            plan=sub.plan.name,
-            price=money(sub.price_cents, sub.currency),
-            period=sub.billing_period.removesuffix("ly"),
-            date=long_date(sub.renews_on) if sub.renews_on else "your next renewal",
-        )
-        return [SlotSet("plan", None), SlotSet("cancel_stage", None)]
+        return [SlotSet("plan", None), *ask_plan_change(session, ctx, dispatcher, str(wanted).lower())]
 
     def failure_events(self, tracker: Tracker) -> Events:
-        return [SlotSet("plan", None), SlotSet("cancel_stage", None)]
+        return [SlotSet("plan", None)]
 
     def anonymous_events(self, tracker: Tracker) -> Events:
         return [SlotSet("plan", None)]
+
+
+def ask_plan_change(session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, plan_code: str) -> Events:
+    """ "Switch from Plus to Business? From March 3 you'd pay $49.00 per month …", recorded."""
+    terms = plan_change_terms(session=session, customer_id=customer_id_of(ctx), plan_code=plan_code)
+    change = []
+    if terms.gains:
+        change.append(f"you'd get {join_words(terms.gains)}")
+    if terms.losses:
+        change.append(f"you'd lose {join_words(terms.losses)}")
+    return ask_to_confirm(
+        session=session,
+        ctx=ctx,
+        dispatcher=dispatcher,
+        kind="change_plan",
+        parameters={"plan": terms.to_plan, "terms": jsonable(terms)},
+        response="utter_confirm_change_plan",
+        variables={
+            "from_plan": terms.from_name,
+            "to_plan": terms.to_name,
+            "price": money(terms.price_cents, terms.currency),
+            "period": terms.billing_period.removesuffix("ly"),
+            "date": long_date(terms.starts_on) if terms.starts_on else "your next renewal",
+            "changes": f" ({'; '.join(change)})" if change else "",
+        },
+    )

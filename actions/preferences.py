@@ -1,26 +1,25 @@
-"""Consent per kind of proactive message, and the profile-update form
-(birthday, time zone, email, phone, preferred channel)."""
+"""Consent per kind of proactive message: opting out of and back into each kind.
+
+Consent is the one change made without a confirming question: "stop these" is honoured at
+once. Profile changes (birthday, time zone, contact details) are in ``actions.profile_form``.
+"""
 
 from __future__ import annotations
 
 import abc
-import asyncio
 import json
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
-from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import runtime
 from actions.base import Events, StoreAction, customer_id_of
-from actions.context import ActionContext, resolve_customer
-from supportbot.errors import InvalidRequestError
-from supportbot.parsing import normalise_outreach_kind, parse_birthday, parse_contact_update, parse_time_zone
-from supportbot.services.preferences import set_consent, update_profile_field
+from actions.context import ActionContext
+from actions.questions import Question, ask
+from actions.wording import render
+from supportbot.parsing import find_outreach_kind, normalise_outreach_kind
+from supportbot.services.preferences import set_consent
 from supportbot.store.models import OUTREACH_KINDS
 
 KIND_NAMES = {
@@ -30,13 +29,6 @@ KIND_NAMES = {
     "perks": "offers and perks",
     "feedback": "feedback requests",
     "all": "all proactive messages",
-}
-FIELD_NAMES = {
-    "birthday": "birthday",
-    "time_zone": "time zone",
-    "email": "email address",
-    "phone": "phone number",
-    "preferred_channel": "preferred channel",
 }
 
 
@@ -63,12 +55,26 @@ class _ConsentAction(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        kind = normalise_outreach_kind(tracker.get_slot("outreach_kind")) or normalise_outreach_kind(
-            tracker.get_slot("last_outreach_kind")
+        kind = (
+            normalise_outreach_kind(tracker.get_slot("outreach_kind"))
+            or find_outreach_kind(ctx.latest_text)
+            or normalise_outreach_kind(tracker.get_slot("last_outreach_kind"))
         )
         if kind is None:
-            dispatcher.utter_message(response=self.ask_response, buttons=kind_buttons(self.intent))
-            return [SlotSet("outreach_kind", None)]
+            rendered = render(ctx.responses, self.ask_response)
+            return [
+                SlotSet("outreach_kind", None),
+                *ask(
+                    dispatcher,
+                    text=rendered.text,
+                    buttons=kind_buttons(self.intent),
+                    question=Question("choose_kind", context={"intent": self.intent}),
+                ),
+            ]
+        return [SlotSet("outreach_kind", None), *self.set_kind(session, ctx, dispatcher, kind)]
+
+    def set_kind(self, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, kind: str) -> Events:
+        """Consent changes at once, without a question: "stop" must never need a second message."""
         set_consent(
             session=session,
             customer_id=customer_id_of(ctx),
@@ -77,7 +83,7 @@ class _ConsentAction(StoreAction):
             conversation=ctx.conversation,
         )
         dispatcher.utter_message(response=self.done_response, kind=KIND_NAMES[kind])
-        return [SlotSet("outreach_kind", None)]
+        return []
 
     def anonymous_events(self, tracker: Tracker) -> Events:
         return [SlotSet("outreach_kind", None)]
@@ -104,83 +110,3 @@ class ActionOptIn(_ConsentAction):
 
     def name(self) -> str:
         return "action_opt_in"
-
-
-def parse_update(field: str | None, text: str, *, today: Any) -> tuple[str, str]:
-    """(profile field, stored value) for what the customer typed in answer to the form."""
-    if field == "birthday":
-        return "birthday", parse_birthday(text, today=today).isoformat()
-    if field == "time_zone":
-        return "time_zone", parse_time_zone(text)
-    if field == "contact":
-        return parse_contact_update(text)
-    raise InvalidRequestError("Sorry, I lost track of what you wanted to change. Could you ask again?")
-
-
-def _is_verified(tracker: Tracker) -> bool:
-    with runtime.sessions()() as session:
-        return resolve_customer(session=session, tracker=tracker) is not None
-
-
-class ValidateProfileUpdateForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_profile_update_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        # A visitor who is not verified is not asked for personal data at all:
-        # the form ends at once and the submit action explains how to sign in.
-        if not await asyncio.to_thread(_is_verified, tracker):
-            return []
-        return domain_slots
-
-    def validate_update_value(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        import datetime as dt
-
-        try:
-            field, stored = parse_update(
-                tracker.get_slot("update_field"), str(value or ""), today=dt.datetime.now(dt.UTC).date()
-            )
-        except InvalidRequestError as exc:
-            dispatcher.utter_message(text=str(exc))
-            return {"update_value": None}
-        return {"update_value": json.dumps({"field": field, "value": stored})}
-
-
-class ActionSubmitProfileUpdate(StoreAction):
-    anonymous_response = "utter_anon_profile"
-
-    def name(self) -> str:
-        return "action_submit_profile_update"
-
-    def perform(
-        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> Events:
-        raw = tracker.get_slot("update_value")
-        if not raw:
-            return self.anonymous_events(tracker)
-        update = json.loads(raw)
-        update_profile_field(
-            session=session,
-            customer_id=customer_id_of(ctx),
-            field=update["field"],
-            value=update["value"],
-            conversation=ctx.conversation,
-        )
-        dispatcher.utter_message(
-            response="utter_profile_updated", field=FIELD_NAMES[update["field"]], value=update["value"]
-        )
-        return self.anonymous_events(tracker)
-
-    def anonymous_events(self, tracker: Tracker) -> Events:
-        return [SlotSet("update_field", None), SlotSet("update_value", None)]
-
-    def failure_events(self, tracker: Tracker) -> Events:
-        return self.anonymous_events(tracker)

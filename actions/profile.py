@@ -10,9 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
+from actions.changes import ask_to_confirm
 from actions.context import ActionContext
 from supportbot.formatting import long_date, money, relative_days, short_date
-from supportbot.services.account import renew_now
+from supportbot.services.account import renewal_terms
+from supportbot.services.changes import jsonable
 from supportbot.store.repo import Profile, get_profile
 
 
@@ -115,6 +117,8 @@ class ActionShowRenewal(StoreAction):
 
 
 class ActionRenewNow(StoreAction):
+    """ "Renew my plan now": the charge and the new renewal date, as a question; nothing is renewed yet."""
+
     anonymous_response = "utter_anon_renewal"
 
     def name(self) -> str:
@@ -123,13 +127,18 @@ class ActionRenewNow(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        sub = renew_now(
-            session=session, customer_id=customer_id_of(ctx), today=ctx.today, conversation=ctx.conversation
+        terms = renewal_terms(session=session, customer_id=customer_id_of(ctx), today=ctx.today)
+        return ask_to_confirm(
+            session=session,
+            ctx=ctx,
+            dispatcher=dispatcher,
+            kind="renew",
+            parameters={"terms": jsonable(terms)},
+            response="utter_confirm_restart" if terms.restart else "utter_confirm_renew",
+            variables={
+                "plan": terms.plan_name,
+                "price": money(terms.price_cents, terms.currency),
+                "before": long_date(terms.renews_on_before) if terms.renews_on_before else "today",
+                "after": long_date(terms.renews_on_after),
+            },
         )
-        dispatcher.utter_message(
-            response="utter_renewed",
-            plan=sub.plan.name,
-            price=money(sub.price_on(ctx.today), sub.currency),
-            date=long_date(sub.renews_on) if sub.renews_on else "",
-        )
-        return []

@@ -178,21 +178,29 @@ def themes(name: str = "themes.json") -> Section | None:
     section = Section(
         "Feedback themes",
         name,
-        [f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}."],
-        ["pipeline", "texts", "themes", "NMI", "ARI", "coverage", "time s"],
+        [
+            f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}:"
+            f" `{meta.get('command', 'python -m bench.themes')}`; settings {meta.get('settings', '?')}."
+        ],
+        ["data set", "pipeline", "texts", "themes", "NMI", "ARI", "coverage", "wall s", "CPU s", "load"],
     )
     for r in data.get("results", []):
         section.rows.append(
             [
+                r.get("dataset", "banking77-test"),
                 r["pipeline"],
                 f"{r['texts']:,}",
                 str(r["themes"]),
                 f"{r['nmi']:.3f}",
                 f"{r['ari']:.3f}",
                 f"{r['coverage']:.3f}",
-                f"{r['total_s']:.1f}",
+                f"{r.get('wall_s', r.get('total_s', 0)):.1f}",
+                f"{r['cpu_s']:.1f}" if "cpu_s" in r else "–",
+                str(r.get("load_avg_1m_start", r.get("load_avg_1m", "?"))),
             ]
         )
+    section.notes += [f"Goal check: {line}." for line in meta.get("goals", [])]
+    section.notes += [f"Published, {k}: {v}." for k, v in meta.get("published", {}).items()]
     return section
 
 
@@ -201,26 +209,28 @@ def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
     if data is None:
         return None
     meta = data.get("meta", {})
+    ranking = data.get("ranking", [])
+    samples = list(ranking[0]["by_sample"]) if ranking else []
     section = Section(
-        "Feedback theme threshold (train split)",
+        "Feedback theme settings (train split)",
         name,
         [
-            f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}; {meta.get('data', '')}; "
-            f"criterion {meta.get('criterion', '?')}; chosen **{data.get('chosen')}**."
+            f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}:"
+            f" `{meta.get('command', '?')}`; {meta.get('data', '')}; criterion {meta.get('criterion', '?')};"
+            f" chosen **{data.get('chosen')}**. Cells: NMI / ARI / themes. Top 8 settings and the previous method."
         ],
-        ["threshold", "themes", "NMI", "ARI", "coverage", "clustering s"],
+        ["method", "setting", "criterion", *samples],
     )
-    for r in data.get("results", []):
-        section.rows.append(
-            [
-                str(r["threshold"]),
-                str(r["themes"]),
-                f"{r['nmi']:.3f}",
-                f"{r['ari']:.3f}",
-                f"{r['coverage']:.3f}",
-                f"{r['cluster_s']}",
-            ]
+    shown = ranking[:8] + [r for r in ranking[8:] if r["method"] != "louvain-merge"]
+    for r in shown:
+        setting = ", ".join(
+            f"{k}={r[k]}" for k in ("neighbours", "resolution", "merge_distance", "threshold") if k in r
         )
+        cells = [
+            f"{r['by_sample'][s]['nmi']:.3f} / {r['by_sample'][s]['ari']:.3f} / {r['by_sample'][s]['themes']}"
+            for s in samples
+        ]
+        section.rows.append([r["method"], setting, f"{r['criterion']:.4f}", *cells])
     return section
 
 
@@ -286,6 +296,13 @@ def outreach(name: str = "outreach.json") -> Section | None:
     return section
 
 
+def _intelligence() -> list[tuple[str, Any]]:
+    """Churn (Telco) and lifetime value (CDNOW), built in ``bench.intel_summary``."""
+    from bench import intel_summary
+
+    return [("churn.json", intel_summary.churn), ("clv.json", intel_summary.clv)]
+
+
 def sections() -> tuple[list[Section], list[str]]:
     found, missing = [], []
     for name, build in (
@@ -294,6 +311,7 @@ def sections() -> tuple[list[Section], list[str]]:
         ("theme_threshold.json", theme_threshold),
         ("themes.json", themes),
         ("outreach.json", outreach),
+        *_intelligence(),
     ):
         section = build(name)
         if section is None:

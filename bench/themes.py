@@ -1,31 +1,38 @@
-"""Benchmark: feedback themes against gold intents (not a test; run by hand, results in docs/BENCHMARKS.md).
+"""Benchmark: feedback themes against gold intents (not a test; ``make bench-themes``; results in docs/BENCHMARKS.md).
 
-    .venvs/app/bin/python -m bench.themes                    # app env: ours + TF-IDF/k-means
-    /tmp/bench-umap-venv/bin/python -m bench.themes          # same, plus the BERTopic-style pipeline
+    .venvs/app/bin/python -m bench.themes --skip-bertopic    # app env: ours and the baselines
+    /tmp/bench-umap-venv/bin/python -m bench.themes          # the same, plus the BERTopic-style pipeline
 
-Data: the BANKING77 test set (3,080 customer-service queries, 77 intents; Casanueva et al.
-2020, "Efficient Intent Detection with Dual Sentence Encoders", github.com/PolyAI-LDN/
-task-specific-datasets, CC BY 4.0) from ``../shared/benchdata/banking77``, used as stand-in
-feedback with hidden labels. For the 30,000-text run the texts are repeated in order.
+Data (texts as stand-in feedback, gold intents hidden from every pipeline):
+- ``banking77-test``: the BANKING77 test set, 3,080 customer-service queries, 77 intents
+  (Casanueva et al. 2020, "Efficient Intent Detection with Dual Sentence Encoders",
+  github.com/PolyAI-LDN/task-specific-datasets, CC BY 4.0).
+- ``clinc150-all``: every CLINC150 text, 23,700 = 150 intents × 150 + 1,200 out-of-scope,
+  all splits of ``data_full.json`` (Larson et al. 2019, "An Evaluation Dataset for Intent
+  Classification and Out-of-Scope Prediction", github.com/clinc/oos-eval, CC BY 3.0); the
+  out-of-scope texts count as one more gold class. Nothing of CLINC150 was used to choose
+  anything; the settings come from BANKING77's train split (``bench.theme_threshold``).
 
-Pipelines, each timed end to end from texts to one label per text:
-- ``ours``: the production path. Texts are written as feedback rows into a fresh SQLite
-  file and ``rebuild_themes`` runs with the real models (embedding, clustering, spaCy
-  labels, storing); labels are read back from the database. It deduplicates identical
-  texts, so at 30k it embeds 3,080 distinct texts.
-- ``ours-no-dedupe`` (30k only): every row clustered without deduplication (the
-  MiniBatchKMeans → agglomerative path), to show the cost when texts are not repeated.
-  Embedding time at 30k for this and the BERTopic-style row is the measured time for the
-  3,080 distinct texts scaled by 30,000 / 3,080 (``embed_estimated``), because embedding the
-  same text ten times gives the same vector and the shared machine is slow.
-- ``tfidf-kmeans-k77`` / ``tfidf-kmeans-k=ours``: TF-IDF (1–2 grams, English stop words) +
-  k-means with the true number of intents, and with the number of themes ours found.
-- ``bertopic-style``: MiniLM embeddings + UMAP (5 d, 15 neighbours, cosine) + HDBSCAN
-  (min cluster size 10, as BERTopic's defaults), only when umap-learn and hdbscan import.
+Pipelines, on the same texts in one run:
+- ``ours``: the production path, end to end. Texts are written as feedback rows into a fresh
+  SQLite file and ``rebuild_themes`` runs with the real models (embedding, clustering, spaCy
+  labels, storing); labels are read back from the database. Timed without the one-off model
+  load (``model_load_s`` in the JSON), with its steps (``steps``), wall and CPU seconds.
+- ``previous-production``: what ran before (agglomerative clustering, average linkage, cosine
+  distance threshold 0.7, min theme size 3; above 4,000 texts MiniBatchKMeans condensed them
+  into 4,000 micro-clusters first), on the same vectors; ``previous-...-t0.45``: the same with
+  the threshold the old train-split sweep picked.
+- ``minilm-kmeans-k{true}``: the same vectors + k-means *told* the true number of clusters,
+  as the published methods below are.
+- ``tfidf-kmeans-k{true}`` / ``tfidf-kmeans-k{ours}``: TF-IDF (1-2 grams, English stop words)
+  + k-means with the true k and with as many clusters as ours found.
+- ``bertopic-style``: the same MiniLM vectors + UMAP (5 d, 15 neighbours, cosine) + HDBSCAN
+  (min cluster size 10), BERTopic's defaults; only where umap-learn and hdbscan import.
 
-Metrics: NMI and ARI against the gold intents over *all* texts, with texts left unassigned
-(our noise, HDBSCAN's -1) counted as one extra cluster, which penalises leaving texts out;
-``coverage`` is the share of texts given a theme.
+Every pipeline but ``ours`` reuses ``ours``' embeddings (the production embedder's output,
+recorded as it runs), so its time is the clustering only. Metrics: NMI and ARI against the
+gold intents over all texts, with texts left unassigned (our noise, HDBSCAN's -1) counted as
+one extra cluster; ``coverage`` is the share of texts given a theme.
 """
 
 from __future__ import annotations
@@ -36,15 +43,17 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -52,6 +61,14 @@ from bench.results import bench_data
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results" / "themes.json"
+PUBLISHED = {
+    "banking77": "USNID (Zhang et al. 2023, fully unsupervised, told the number of clusters): NMI 0.753, ARI 0.433",
+    "clinc150": "USNID: NMI 0.910, ARI 0.685 (150 intents, no out-of-scope class)",
+}
+GOALS = {
+    "banking77-test": {"nmi": 0.80, "ari": 0.45},
+    "clinc150-all": {"nmi": 0.92, "wall_s": 60.0},
+}
 
 
 def load(path: Path) -> tuple[list[str], list[str]]:
@@ -60,7 +77,18 @@ def load(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["category"] for r in rows]
 
 
-def scores(gold: list[str], labels: np.ndarray) -> dict[str, float]:
+def load_clinc(path: Path) -> tuple[list[str], list[str]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    texts: list[str] = []
+    gold: list[str] = []
+    for split in ("train", "val", "test", "oos_train", "oos_val", "oos_test"):
+        for text, intent in data[split]:
+            texts.append(text)
+            gold.append(intent)
+    return texts, gold
+
+
+def scores(gold: Sequence[str], labels: np.ndarray) -> dict[str, float]:
     return {
         "nmi": round(float(normalized_mutual_info_score(gold, labels)), 4),
         "ari": round(float(adjusted_rand_score(gold, labels)), 4),
@@ -69,17 +97,59 @@ def scores(gold: list[str], labels: np.ndarray) -> dict[str, float]:
     }
 
 
-def run_ours(texts: list[str], *, threshold: float, min_size: int) -> tuple[np.ndarray, dict[str, float]]:
+def legacy_agglomerative(vectors: np.ndarray, *, threshold: float, min_size: int, max_exact: int = 4000) -> np.ndarray:
+    """The clustering production used before (supportbot/feedback/clustering.py until this change)."""
+
+    def agglomerate(points: np.ndarray) -> np.ndarray:
+        model = AgglomerativeClustering(
+            n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
+        )
+        return np.asarray(model.fit_predict(points))
+
+    if len(vectors) <= max_exact:
+        raw = agglomerate(vectors)
+    else:
+        micro = MiniBatchKMeans(n_clusters=max_exact, random_state=0, batch_size=4096, n_init=1)
+        micro_labels = micro.fit_predict(vectors)
+        centres = micro.cluster_centers_.astype(np.float32)
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        raw = agglomerate(centres)[micro_labels]
+    ids, counts = np.unique(raw, return_counts=True)
+    kept = {int(i) for i, c in zip(ids, counts, strict=True) if c >= min_size}
+    return np.array([label if label in kept else -1 for label in raw.tolist()])
+
+
+class RecordingEmbedder:
+    """The production embedder, keeping what it returned so the other pipelines reuse the same vectors."""
+
+    def __init__(self, model: str) -> None:
+        from supportbot.feedback.embedding import SentenceTransformerEmbedder
+
+        self._inner = SentenceTransformerEmbedder(model=model)
+        self.name = self._inner.name
+        self.seen: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        vectors = self._inner.encode(texts, progress=progress)
+        self.seen.update(zip(texts, vectors, strict=True))
+        return vectors
+
+
+def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Labels per text read back from the database, the vector per text, and timings."""
     from sqlalchemy import select
 
-    from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
-    from supportbot.feedback.themes import rebuild_themes
+    from supportbot.feedback.cli import theme_params
+    from supportbot.feedback.embedding import SpacyPhraser
+    from supportbot.feedback.themes import list_themes, rebuild_themes
     from supportbot.settings import get_settings
     from supportbot.store.db import make_engine, session_factory
     from supportbot.store.feedback_models import Feedback
     from supportbot.store.migrate import upgrade_database
 
     settings = get_settings()
+    phraser = SpacyPhraser(model=settings.feedback_spacy_model)
+    phraser.phrases(["warm up the model"])  # model load is a one-off per process, not per rebuild
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"
         upgrade_database(url=url)
@@ -90,60 +160,44 @@ def run_ours(texts: list[str], *, threshold: float, min_size: int) -> tuple[np.n
             session.execute(
                 Feedback.__table__.insert(),
                 [
-                    {
-                        "conversation_id": f"b{i}",
-                        "channel": "bench",
-                        "kind": "text",
-                        "text": t,
-                        "text_redacted": t,
-                        "prompted_by": "volunteered",
-                        "created_at": now,
-                    }
+                    {"conversation_id": f"b{i}", "channel": "bench", "kind": "text", "text": t,
+                     "text_redacted": t, "prompted_by": "volunteered", "created_at": now}
                     for i, t in enumerate(texts)
                 ],
-            )
-        started = time.perf_counter()
+            )  # fmt: skip
+        load = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         with sessions.begin() as session:
-            rebuild_themes(
-                session=session,
-                embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
-                phraser=SpacyPhraser(model=settings.feedback_spacy_model),
-                distance_threshold=threshold,
-                min_size=min_size,
-                progress=True,
+            report = rebuild_themes(
+                session=session, embedder=embedder, phraser=phraser, params=theme_params(settings), progress=True
             )
-        seconds = time.perf_counter() - started
+        wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
         with sessions() as session:
             rows = session.execute(select(Feedback.id, Feedback.theme_id).order_by(Feedback.id)).all()
+            examples = [
+                {"label": t.label, "size": t.size, "quotes": t.quotes[:2]}
+                for t in list_themes(session=session, limit=12)
+            ]
         engine.dispose()
     labels = np.array([-1 if theme is None else theme for _, theme in rows])
-    return labels, {"total_s": round(seconds, 1)}
+    first: dict[str, str] = {}
+    for text in texts:
+        first.setdefault(re.sub(r"\s+", " ", text.strip().lower()), text)
+    vectors = np.vstack([embedder.seen[first[re.sub(r"\s+", " ", t.strip().lower())]] for t in texts])
+    timing = {
+        "wall_s": wall,
+        "cpu_s": cpu_s,
+        "load_avg_1m_start": round(load, 2),
+        "steps": report.steps,
+        "distinct_texts": report.distinct_texts,
+        "examples": examples,
+    }
+    return labels, vectors, timing
 
 
-def embed_all(texts: list[str]) -> tuple[np.ndarray, float]:
-    from supportbot.feedback.embedding import SentenceTransformerEmbedder
-    from supportbot.settings import get_settings
-
-    embedder = SentenceTransformerEmbedder(model=get_settings().feedback_embedding_model)
-    embedder.encode(["warm up"])  # model load is not part of the per-text cost
-    started = time.perf_counter()
-    vectors = embedder.encode(texts, progress=True)
-    return vectors, time.perf_counter() - started
-
-
-def run_no_dedupe(vectors: np.ndarray, *, threshold: float, min_size: int) -> tuple[np.ndarray, float]:
-    from supportbot.feedback.clustering import cluster
-
-    started = time.perf_counter()
-    labels = cluster(vectors, distance_threshold=threshold, min_size=min_size)
-    return labels, time.perf_counter() - started
-
-
-def run_tfidf_kmeans(texts: list[str], *, k: int) -> tuple[np.ndarray, float]:
-    started = time.perf_counter()
+def run_tfidf_kmeans(texts: list[str], *, k: int) -> np.ndarray:
     matrix = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True, min_df=2).fit_transform(texts)
-    labels = KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(matrix)
-    return np.asarray(labels), time.perf_counter() - started
+    return np.asarray(KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(matrix))
 
 
 def warm_up_bertopic_style() -> float | None:
@@ -163,148 +217,161 @@ def warm_up_bertopic_style() -> float | None:
     return time.perf_counter() - started
 
 
-def run_bertopic_style(vectors: np.ndarray) -> tuple[np.ndarray, float] | None:
-    try:
-        import hdbscan
-        import umap
-    except ImportError:
-        return None
-    started = time.perf_counter()
+def run_bertopic_style(vectors: np.ndarray) -> np.ndarray:
+    import hdbscan
+    import umap
+
     reduced = umap.UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42).fit_transform(
         vectors
     )
-    labels = hdbscan.HDBSCAN(min_cluster_size=10, metric="euclidean", cluster_selection_method="eom").fit_predict(
-        reduced
+    return np.asarray(
+        hdbscan.HDBSCAN(min_cluster_size=10, metric="euclidean", cluster_selection_method="eom").fit_predict(reduced)
     )
-    return np.asarray(labels), time.perf_counter() - started
+
+
+def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, float]]:
+    load = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
+    result = function(*args, **kwargs)
+    return result, {
+        "wall_s": time.perf_counter() - started,
+        "cpu_s": time.process_time() - cpu,
+        "load_avg_1m_start": load,
+    }
+
+
+def datasets(names: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
+    root = bench_data()
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for name in names:
+        if name == "banking77-test":
+            found[name] = load(root / "banking77" / "test.csv")
+        elif name == "clinc150-all":
+            found[name] = load_clinc(root / "clinc150" / "data_full.json")
+        else:
+            raise SystemExit(f"unknown data set {name!r}: banking77-test, clinc150-all")
+    return found
+
+
+def goal_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for dataset, goal in GOALS.items():
+        ours = next((r for r in results if r["dataset"] == dataset and r["pipeline"] == "ours"), None)
+        if ours is None:
+            continue
+        for metric, target in goal.items():
+            value = ours[metric]
+            met = value <= target if metric == "wall_s" else value >= target
+            lines.append(f"{dataset}: ours {metric} {value} vs goal {target}: {'met' if met else 'NOT met'}")
+        other = next((r for r in results if r["dataset"] == dataset and r["pipeline"] == "bertopic-style"), None)
+        if other is not None:
+            beats = ours["nmi"] > other["nmi"] and ours["ari"] > other["ari"]
+            lines.append(
+                f"{dataset}: ours NMI/ARI {ours['nmi']}/{ours['ari']} vs bertopic-style {other['nmi']}/{other['ari']}:"
+                f" {'beats it on both' if beats else 'does NOT beat it on both'}"
+            )
+    return lines
 
 
 def main() -> int:
     from supportbot.settings import get_settings
 
     settings = get_settings()
-    parser = argparse.ArgumentParser(description="feedback themes vs BANKING77 intents")
-    parser.add_argument("--sizes", default="3080,30000")
-    parser.add_argument("--threshold", type=float, default=settings.feedback_theme_distance_threshold)
-    parser.add_argument("--min-size", type=int, default=settings.feedback_theme_min_size)
+    parser = argparse.ArgumentParser(description="feedback themes vs gold intents: BANKING77 test, all of CLINC150")
+    parser.add_argument("--datasets", default="banking77-test,clinc150-all")
     parser.add_argument("--skip-bertopic", action="store_true")
     parser.add_argument(
         "--torch-threads",
         type=int,
-        help="torch.set_num_threads for every embedding (default: torch's own, one per core); on a"
+        help="torch.set_num_threads for the embedding (default: torch's own, one per core); on a"
         " shared, overloaded machine 1 avoids threads spinning against each other",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default: bench-results/themes.json)")
-    parser.add_argument("--k", default="77", help="with --baselines-only: k values for k-means, e.g. 77,32")
-    parser.add_argument("--baselines-only", action="store_true", help="TF-IDF + k-means only (no models)")
     args = parser.parse_args()
-    base_texts, base_gold = load(bench_data() / "banking77" / "test.csv")
     results: list[dict[str, Any]] = []
-
-    meta = {
+    meta: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.themes "
+        + " ".join(
+            a
+            for a in (
+                f"--datasets {args.datasets}",
+                "--skip-bertopic" * args.skip_bertopic,
+                f"--torch-threads {args.torch_threads}" * bool(args.torch_threads),
+            )
+            if a
+        ),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "threshold": args.threshold,
-        "min_size": args.min_size,
-        "data": "BANKING77 test set (Casanueva et al. 2020, CC BY 4.0)",
+        "settings": {
+            "neighbours": settings.feedback_theme_neighbours,
+            "resolution": settings.feedback_theme_resolution,
+            "merge_distance": settings.feedback_theme_merge_distance,
+            "min_size": settings.feedback_theme_min_size,
+            "embedding_model": settings.feedback_embedding_model,
+        },
+        "published": PUBLISHED,
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta["load_avg_start"] = [round(x, 2) for x in os.getloadavg()]
-    if not args.baselines_only:
-        # One-off process costs, outside every pipeline's timing: importing torch /
-        # sentence-transformers / spaCy (70-244 s seen on a saturated machine) and numba's JIT.
-        started = time.perf_counter()
-        import sentence_transformers  # noqa: F401
-        import spacy  # noqa: F401
-        import torch
+    started = time.perf_counter()
+    import sentence_transformers  # noqa: F401
+    import spacy  # noqa: F401
+    import torch
 
-        meta["import_s"] = round(time.perf_counter() - started, 1)
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        meta["torch_threads"] = torch.get_num_threads()
-        if not args.skip_bertopic:
-            warm = warm_up_bertopic_style()
-            meta["bertopic_warm_up_s"] = None if warm is None else round(warm, 1)
+    meta["import_s"] = round(time.perf_counter() - started, 1)
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    meta["torch_threads"] = torch.get_num_threads()
+    embedder = RecordingEmbedder(settings.feedback_embedding_model)
+    started = time.perf_counter()
+    embedder.encode(["warm up the model"])
+    meta["model_load_s"] = round(time.perf_counter() - started, 1)
+    if not args.skip_bertopic:
+        warm = warm_up_bertopic_style()
+        meta["bertopic_warm_up_s"] = None if warm is None else round(warm, 1)
 
-    def add(
-        name: str, size: int, gold: list[str], labels: np.ndarray, *, estimated: bool = False, **timing: float
-    ) -> None:
-        row: dict[str, Any] = {
-            "pipeline": name,
-            "texts": size,
-            **scores(gold, labels),
-            **{k: round(v, 1) for k, v in timing.items()},
-            "load_avg_1m": round(os.getloadavg()[0], 2),
-        }
-        if estimated:
-            row["embed_estimated"] = True
-        results.append(row)
-        print(json.dumps(row), flush=True)
-        # Written after every row: a slow shared machine should not lose what is already measured.
+    def write() -> None:
+        # After every row: a slow shared machine should not lose what is already measured.
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
 
-    embedded: tuple[np.ndarray, float] | None = None
-    for size in (int(s) for s in args.sizes.split(",")):
-        repeat = -(-size // len(base_texts))
-        texts, gold = (base_texts * repeat)[:size], (base_gold * repeat)[:size]
-        if args.baselines_only:
-            for k in (int(k) for k in args.k.split(",")):
-                labels, seconds = run_tfidf_kmeans(texts, k=k)
-                add(f"tfidf-kmeans-k{k}", size, gold, labels, total_s=seconds)
-            continue
-        labels, timing = run_ours(texts, threshold=args.threshold, min_size=args.min_size)
-        add("ours", size, gold, labels, **timing)
-        k_ours = max(2, len(set(labels.tolist()) - {-1}))
-        # Repeated texts have identical embeddings: embed the distinct ones, tile them, and
-        # scale the measured time to the number of rows (marked as an estimate in the output).
-        # The base texts are the same at every size: embedded once per run, not once per size.
-        if embedded is None or len(embedded[0]) != min(size, len(base_texts)):
-            embedded = embed_all(texts[: len(base_texts)])
-        distinct_vectors, distinct_s = embedded
-        vectors = np.vstack([distinct_vectors] * repeat)[:size]
-        embed_s = distinct_s * size / min(size, len(base_texts))
-        if size == len(base_texts):
-            # Threshold sweep on the same vectors (clustering only): how sensitive the one knob is.
-            for threshold in (0.5, 0.6, 0.7, 0.8):
-                labels, cluster_s = run_no_dedupe(vectors, threshold=threshold, min_size=args.min_size)
-                add(f"ours-cluster-only-t{threshold}", size, gold, labels, cluster_s=cluster_s, total_s=cluster_s)
-        if size > len(base_texts):
-            labels, cluster_s = run_no_dedupe(vectors, threshold=args.threshold, min_size=args.min_size)
-            add(
-                "ours-no-dedupe",
-                size,
-                gold,
-                labels,
-                estimated=True,
-                embed_s=embed_s,
-                cluster_s=cluster_s,
-                total_s=embed_s + cluster_s,
-            )
-        for name, k in (("tfidf-kmeans-k77", 77), (f"tfidf-kmeans-k{k_ours}", k_ours)):
-            labels, seconds = run_tfidf_kmeans(texts, k=k)
-            add(name, size, gold, labels, total_s=seconds)
-        outcome = None if args.skip_bertopic else run_bertopic_style(vectors)
-        if outcome is not None:
-            labels, cluster_s = outcome
-            add(
-                "bertopic-style",
-                size,
-                gold,
-                labels,
-                estimated=size > len(base_texts),
-                embed_s=embed_s,
-                cluster_s=cluster_s,
-                total_s=embed_s + cluster_s,
-            )
+    def add(dataset: str, name: str, gold: list[str], labels: np.ndarray, timing: dict[str, Any]) -> None:
+        row: dict[str, Any] = {"dataset": dataset, "pipeline": name, "texts": len(gold), **scores(gold, labels)}
+        row.update({k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()})
+        row["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+        results.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "examples"}), flush=True)
+        write()
 
-    print(f"\n{'pipeline':<22}{'texts':>7}{'themes':>8}{'NMI':>7}{'ARI':>7}{'cover':>7}{'time s':>8}")
+    for dataset, (texts, gold) in datasets(args.datasets.split(",")).items():
+        true_k = len(set(gold))
+        labels, vectors, timing = run_ours(texts, embedder)
+        add(dataset, "ours", gold, labels, timing)
+        k_ours = max(2, len(set(labels.tolist()) - {-1}))
+        for threshold, name in ((0.7, "previous-production"), (0.45, "previous-production-t0.45")):
+            labels, timing = timed(legacy_agglomerative, vectors, threshold=threshold, min_size=3)
+            add(dataset, name, gold, labels, timing)
+        labels, timing = timed(KMeans(true_k, n_init=3, random_state=0).fit_predict, vectors)
+        add(dataset, f"minilm-kmeans-k{true_k}", gold, labels, timing)
+        for k in dict.fromkeys((true_k, k_ours)):
+            labels, timing = timed(run_tfidf_kmeans, texts, k=k)
+            add(dataset, f"tfidf-kmeans-k{k}", gold, labels, timing)
+        if not args.skip_bertopic and meta.get("bertopic_warm_up_s") is not None:
+            labels, timing = timed(run_bertopic_style, vectors)
+            add(dataset, "bertopic-style", gold, labels, timing)
+
+    meta["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    meta["goals"] = goal_lines(results)
+    write()
+    header = ("texts", 7), ("themes", 8), ("NMI", 7), ("ARI", 7), ("cover", 7), ("wall s", 8), ("CPU s", 8)
+    print(f"\n{'data set':<16}{'pipeline':<28}" + "".join(f"{name:>{width}}" for name, width in header))
     for r in results:
         print(
-            f"{r['pipeline']:<22}{r['texts']:>7}{r['themes']:>8}{r['nmi']:>7.3f}{r['ari']:>7.3f}"
-            f"{r['coverage']:>7.2f}{r['total_s']:>8.1f}"
+            f"{r['dataset']:<16}{r['pipeline']:<28}{r['texts']:>7}{r['themes']:>8}{r['nmi']:>7.3f}{r['ari']:>7.3f}"
+            f"{r['coverage']:>7.2f}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}"
         )
-    meta["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n", encoding="utf-8")
+    print()
+    for line in meta["goals"]:
+        print(line)
     print(f"\nwritten to {args.out}")
     return 0
 

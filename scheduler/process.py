@@ -10,7 +10,14 @@ so a restart replaces them instead of adding duplicates:
   so a slow round is never stacked with another; a missed round is simply the
   next one (grace of one interval).
 
-Both also run once right at start-up (``next_run_time=now``).
+Both also run once right at start-up (``next_run_time=now``). Three more, with the same
+fixed-id rule:
+
+- ``feedback-themes`` (``scheduler/themes_job.py``), every
+  ``SUPPORTBOT_FEEDBACK_THEME_REBUILD_EVERY_HOURS``: rebuilds the feedback themes under a
+  lease when feedback arrived since the last rebuild, else does nothing;
+- ``intelligence-refresh`` daily at 03:00 UTC and ``intelligence-retrain`` on Sundays at
+  04:00 UTC (``scheduler/intelligence_job.py``, docs/INTELLIGENCE.md).
 """
 
 from __future__ import annotations
@@ -18,16 +25,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from scheduler import jobs
+from scheduler import handoff_job, intelligence_job, jobs, themes_job
 from supportbot.outreach.config import OutreachConfig
 from supportbot.store.db import make_engine
 
@@ -42,7 +51,8 @@ def configure(scheduler: BaseScheduler, *, engine: Engine) -> None:
     """Persistent job store on the profile database, a small thread pool, UTC."""
     scheduler.configure(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
-        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        # Planning and delivery never wait behind a theme rebuild or an intelligence refresh.
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         timezone=dt.UTC,
     )
@@ -69,6 +79,53 @@ def add_startup_jobs(
             max_instances=1,
             misfire_grace_time=max(int(seconds), 1),
             next_run_time=now,
+        )
+    scheduler.add_job(
+        themes_job.themes_job,
+        trigger=IntervalTrigger(seconds=themes_job.every_seconds(), timezone=dt.UTC),
+        id=themes_job.THEMES_JOB_ID,
+        name="rebuild feedback themes",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        handoff_job.escalation_job,
+        trigger=IntervalTrigger(seconds=handoff_job.EVERY_SECONDS, timezone=dt.UTC),
+        id=handoff_job.ESCALATION_JOB_ID,
+        name="escalate handoffs waiting too long",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=handoff_job.EVERY_SECONDS,
+        next_run_time=now,
+    )
+    daily: list[tuple[Callable[[], object], str, str, CronTrigger]] = [
+        (
+            intelligence_job.refresh_job,
+            intelligence_job.REFRESH_JOB_ID,
+            "refresh segments, scores and next actions",
+            CronTrigger(hour=3, minute=0, timezone=dt.UTC),
+        ),
+        (
+            intelligence_job.retrain_job,
+            intelligence_job.RETRAIN_JOB_ID,
+            "retrain the churn model",
+            CronTrigger(day_of_week="sun", hour=4, minute=0, timezone=dt.UTC),
+        ),
+    ]
+    for cron_job, cron_id, cron_name, trigger in daily:
+        scheduler.add_job(
+            cron_job,
+            trigger=trigger,
+            id=cron_id,
+            name=cron_name,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=6 * 3600,  # a day's refresh missed by a restart still runs that morning
         )
 
 

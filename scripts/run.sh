@@ -16,11 +16,22 @@ export SUPPORTBOT_RASA_URL="http://localhost:$RASA_PORT" SUPPORTBOT_WEB_PORT="$W
 # The demo host page (token minting for the demo personas, loopback only) is for this local run.
 export SUPPORTBOT_DEMO_MODE=true RASA_TELEMETRY_ENABLED=false
 
-echo "[run] profile store: migrating and loading demo data if empty"
+echo "[run] profile store: migrating and loading demo data (and its two years of history) if empty"
 .venvs/app/bin/python -m supportbot demo load
+
+echo "[run] help centre: re-indexing the articles if helpcentre/ changed (no Rasa training needed)"
+HF_HUB_OFFLINE=1 .venvs/app/bin/python -m supportbot.helpcentre reindex --if-changed
+# Segments, churn risk, lifetime value and next best actions for the demo, with a year of trend, so
+# the console has figures at once (docs/INTELLIGENCE.md); only the first time, beside rasa train.
+echo "[run] customer intelligence for the demo (first run only: a churn model from synthetic history, a year of backfill)"
+.venvs/app/bin/python -m supportbot.intelligence demo-prepare > var/demo-prepare.log 2>&1 &
+prepare_pid=$!
 
 echo "[run] training the model if data or config changed"
 .venvs/rasa/bin/rasa train --quiet --out models
+if ! wait "$prepare_pid"; then
+  echo "[run] customer intelligence for the demo failed (var/demo-prepare.log); the scheduler retries daily"
+fi
 
 pids=()
 stop_all() {
@@ -38,7 +49,7 @@ sed "s#localhost:5055/webhook#localhost:$ACTIONS_PORT/webhook#" endpoints.yml > 
 SUPPORTBOT_WARM_UP_MODELS=1 .venvs/app/bin/python -m supportbot.action_server --port "$ACTIONS_PORT" &
 pids+=($!)
 # bot.server is the `rasa` command with the fix for its hot path (bot/server.py).
-.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token "$RASA_API_TOKEN" --port "$RASA_PORT" \
+.venvs/rasa/bin/python -m bot.server run --enable-api --auth-token="$RASA_API_TOKEN" --port "$RASA_PORT" \
   --model models --endpoints var/endpoints.run.yml --credentials credentials.yml &
 pids+=($!)
 

@@ -73,6 +73,14 @@ def warm_up_models() -> None:
         logger.info("redaction model loaded in %.1f s", time.monotonic() - started)
     except Exception:  # the first real feedback loads it again and reports the error there
         logger.exception("could not load the redaction model at start-up")
+    from supportbot.helpcentre.service import warm_up as warm_up_help_centre
+
+    started = time.monotonic()
+    try:
+        warm_up_help_centre()
+        logger.info("help-centre index and embedding model loaded in %.1f s", time.monotonic() - started)
+    except Exception:  # the first help question loads it again and tells the customer if it cannot
+        logger.exception("could not load the help-centre index at start-up")
 
 
 def authorised(header: str, token: str) -> bool:

@@ -26,6 +26,7 @@ from supportbot.identity import mint_customer_token
 from supportbot.settings import get_settings
 from supportbot.store.db import make_engine, session_factory
 from supportbot.store.demo import load_demo_data, seed_catalogue
+from supportbot.store.demo_history import load_demo_history
 from supportbot.store.importer import import_customers
 from supportbot.store.migrate import upgrade_database
 from supportbot.store.models import Customer
@@ -78,7 +79,29 @@ def _demo_load(args: argparse.Namespace) -> int:
         print(f"loaded {added} demo customers (reference date {reference}) into {_shown_url()}")
     else:
         print(f"customers already exist in {_shown_url()}; demo data not loaded")
+    if args.history:
+        _demo_history(reference)
     return EXIT_OK
+
+
+def _demo_history(reference: dt.date) -> None:
+    """The demo's two years of history (docs/DEMO_DATA.md), once, into the profile and tracker stores."""
+    tracker = make_engine(get_settings().tracker_store_url)
+    try:
+        with _sessions() as sessions:
+            report = load_demo_history(session_factory=sessions, tracker_engine=tracker, reference_date=reference)
+    finally:
+        tracker.dispose()
+    if report is None:
+        print("demo history: already loaded, or the store does not hold the demo customers; nothing added")
+        return
+    print(
+        f"demo history: {report.conversations} past conversations ({report.events} tracker events), "
+        f"{report.ratings} ratings, {report.texts} feedback texts, {report.outreach} outreach messages, "
+        f"{report.interactions} handoffs and problem reports, {report.orders} earlier orders, "
+        f"{report.referrals} referrals, "
+        f"{report.snapshots} usage snapshots"
+    )
 
 
 def _token_mint(args: argparse.Namespace) -> int:
@@ -194,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="YYYY-MM-DD",
         help="date the demo's renewals, birthdays... are relative to (default: today)",
+    )
+    load.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        help="only the customers: no past conversations, ratings, outreach or referrals",
     )
     load.set_defaults(handler=_demo_load)
 

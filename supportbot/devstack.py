@@ -188,6 +188,34 @@ def start_actions(*, port: int, env: dict[str, str], log_dir: Path, name: str = 
     )
 
 
+HELP_INDEX_PATH = "SUPPORTBOT_HELPCENTRE_INDEX_PATH"
+HELP_CONTENT_DIR = "SUPPORTBOT_HELPCENTRE_CONTENT_DIR"
+
+
+def start_help_reindex(*, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    """``python -m supportbot.helpcentre reindex`` with the stack's settings (its index file and
+    folder), as an admin runs it; not yet waited for: see :func:`wait_for_help_reindex`."""
+    with (log_dir / "helpcentre-reindex.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "supportbot.helpcentre", "reindex"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for_help_reindex(process: subprocess.Popen[bytes], *, log_dir: Path, timeout: float = 600) -> None:
+    try:
+        returncode = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    if returncode != 0:
+        log = (log_dir / "helpcentre-reindex.log").read_text(errors="replace")
+        raise RuntimeError(f"help centre re-index failed (exit {returncode}):\n{log[-3000:]}")
+
+
 def wait_for_actions(server: Server, port: int, *, timeout: float = 300) -> None:
     wait_until(server, http_ok(f"http://127.0.0.1:{port}/health"), timeout=timeout)
 
@@ -217,8 +245,7 @@ def start_rasa(
             *command,
             "run",
             "--enable-api",
-            "--auth-token",
-            token,
+            f"--auth-token={token}",  # one argument: a random token may start with "-"
             "--port",
             str(port),
             "--model",
@@ -261,6 +288,9 @@ class DemoStack:
     """The action server first, then Rasa."""
     actions_env: dict[str, str]
     workdir: Path
+    help_index: Path | None = None
+    """The help-centre index the action server answers from (built by :func:`start_demo_stack`
+    into ``workdir`` unless ``extra_env`` named one)."""
 
     def stop(self) -> None:
         for server in self.servers:
@@ -297,6 +327,11 @@ def start_demo_stack(
     adds settings for both servers (a callback gateway, say); ``plain_rasa`` serves with Rasa's
     own ``rasa`` command instead of ``bot.server``. Stops what it started if any part fails to
     come up.
+
+    The help centre's index is built into ``workdir`` with the re-index command (from
+    ``helpcentre/``, or the folder ``extra_env`` names as ``SUPPORTBOT_HELPCENTRE_CONTENT_DIR``)
+    while Rasa loads, before the action server starts; an index path in ``extra_env`` is used
+    as it is, not built.
     """
     db_url = f"sqlite:///{workdir / 'profile.db'}"
     upgrade_database(url=db_url)
@@ -309,19 +344,25 @@ def start_demo_stack(
     tracker_db = workdir / "tracker.db"
     endpoints = write_endpoints(workdir, tracker_db=tracker_db, actions_url=f"http://127.0.0.1:{actions_port}/webhook")
     secret, api_token = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    env = base_env(CUSTOMER_TOKEN_SECRET=secret, SUPPORTBOT_DATABASE_URL=db_url, **(extra_env or {}))
-    servers = [
-        start_actions(port=actions_port, env=env, log_dir=workdir),
-        start_rasa(
-            model=model,
-            port=rasa_port,
-            token=api_token,
-            endpoints=endpoints,
-            env=env,
-            log_dir=workdir,
-            plain=plain_rasa,
-        ),
-    ]
+    help_settings = {} if HELP_INDEX_PATH in (extra_env or {}) else {HELP_INDEX_PATH: str(workdir / "helpcentre.npz")}
+    env = base_env(CUSTOMER_TOKEN_SECRET=secret, SUPPORTBOT_DATABASE_URL=db_url, **help_settings, **(extra_env or {}))
+    reindex = start_help_reindex(env=env, log_dir=workdir) if help_settings else None
+    rasa = start_rasa(
+        model=model,
+        port=rasa_port,
+        token=api_token,
+        endpoints=endpoints,
+        env=env,
+        log_dir=workdir,
+        plain=plain_rasa,
+    )
+    try:
+        if reindex is not None:
+            wait_for_help_reindex(reindex, log_dir=workdir, timeout=timeout)
+    except BaseException:
+        rasa.stop()
+        raise
+    servers = [start_actions(port=actions_port, env=env, log_dir=workdir), rasa]
     try:
         wait_for_actions(servers[0], actions_port, timeout=timeout)
         wait_for_rasa(servers[1], rasa_port, api_token, timeout=timeout)
@@ -340,6 +381,7 @@ def start_demo_stack(
         servers=servers,
         actions_env=env,
         workdir=workdir,
+        help_index=Path(env[HELP_INDEX_PATH]) if env.get(HELP_INDEX_PATH) else None,
     )
 
 

@@ -62,3 +62,24 @@ FEATURE_NAMES = {
 
 def feature_name(code: str) -> str:
     return FEATURE_NAMES.get(code, code.replace("_", " ").title())
+
+
+PROFILE_FIELD_NAMES = {
+    "birthday": "birthday",
+    "time_zone": "time zone",
+    "email": "email address",
+    "phone": "phone number",
+    "preferred_channel": "preferred channel",
+    "contact": "contact details",
+}
+CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram", "web": "chat"}
+
+
+def profile_value(field: str, value: str) -> str:
+    """A stored profile value as the customer reads it: "14 March 1990", "Europe/Berlin", "WhatsApp"."""
+    if field == "birthday":
+        day = dt.date.fromisoformat(value)
+        return f"{day.day} {day:%B} {day.year}"
+    if field == "preferred_channel":
+        return CHANNEL_NAMES.get(value, value)
+    return value

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -83,6 +84,100 @@ def parse_birthday(text: str, *, today: dt.date) -> dt.date:
     if result.year < today.year - 120:
         raise InvalidRequestError("That year looks too far back. Could you check it?")
     return result
+
+
+@dataclass(frozen=True)
+class BirthdayParts:
+    """A birthday as far as the customer has given it; ``year`` is None until they say it."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    def complete(self, *, today: dt.date) -> dt.date:
+        """The date, once the year is known; raises with a customer-facing message if it is not valid."""
+        if self.year is None:
+            raise InvalidRequestError("Which year were you born? For example 1990.")
+        result = _birthday(self.year, self.month, self.day)
+        _check_birthday_year(result, today=today)
+        return result
+
+    def day_and_month(self) -> str:
+        return f"{self.day} {dt.date(LEAP_REFERENCE_YEAR, self.month, 1):%B}"
+
+
+def _check_birthday_year(result: dt.date, *, today: dt.date) -> None:
+    if result > today:
+        raise InvalidRequestError("That birthday is in the future. Could you check the year?")
+    if result.year < today.year - 120:
+        raise InvalidRequestError("That year looks too far back. Could you check it?")
+
+
+_FIND_ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_FIND_NUMERIC = re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b")
+_FIND_DAY_MONTH = re.compile(rf"\b{_ORDINAL}\s+(?:of\s+)?([a-z]+)\.?(?:,?\s+(\d{{4}}))?\b")
+_FIND_MONTH_DAY = re.compile(rf"\b([a-z]+)\.?\s+{_ORDINAL}\b(?:,?\s+(\d{{4}}))?")
+_FIND_YEAR = re.compile(r"^(?:(?:it'?s|in|born in|the year|year|i was born in)\s+)?((?:19|20)\d{2})$")
+
+
+def find_birthday(text: str, *, today: dt.date) -> BirthdayParts | None:
+    """A birthday anywhere in a sentence ("please set my birthday to 14 March 1990", "my birthday
+    is march 3"), with or without its year; None when there is none. A date that cannot be
+    (30 February, a future year) raises ``InvalidRequestError`` saying why."""
+    cleaned = re.sub(r"\s+", " ", text.strip().lower())
+    parts: BirthdayParts | None
+    if match := _FIND_ISO.search(cleaned):
+        year, month, day = (int(g) for g in match.groups())
+        parts = BirthdayParts(month, day, year)
+    elif match := _FIND_NUMERIC.search(cleaned):
+        parts = BirthdayParts(*_numeric_day_month(*(int(g) for g in match.groups())))
+    else:
+        parts = _find_worded(cleaned)
+    if parts is None:
+        return None
+    _birthday(parts.year, parts.month, parts.day)
+    if parts.year is not None:
+        _check_birthday_year(_birthday(parts.year, parts.month, parts.day), today=today)
+    return parts
+
+
+def _numeric_day_month(first: int, second: int, year: int) -> tuple[int, int, int]:
+    if first <= 12 and second <= 12 and first != second:
+        raise InvalidRequestError(
+            "Is that day/month or month/day? Please write the month as a word, e.g. “3 April 1990”."
+        )
+    day, month = (first, second) if first > 12 else (second, first)
+    return month, day, year
+
+
+def _find_worded(cleaned: str) -> BirthdayParts | None:
+    for match in _FIND_DAY_MONTH.finditer(cleaned):
+        day_text, month_text, year_text = match.groups()
+        if month_text in MONTHS:
+            return BirthdayParts(MONTHS[month_text], int(day_text), int(year_text) if year_text else None)
+    for match in _FIND_MONTH_DAY.finditer(cleaned):
+        month_text, day_text, year_text = match.groups()
+        if month_text in MONTHS:
+            return BirthdayParts(MONTHS[month_text], int(day_text), int(year_text) if year_text else None)
+    return None
+
+
+_FIND_DAY = re.compile(r"^(?:(?:on\s+)?the\s+)?(\d{1,2})(?:st|nd|rd|th)\b|^the\s+(\d{1,2})\b")
+
+
+def find_day(text: str) -> int | None:
+    """A reply that names only a day of the month ("the 4th", "4th"), as in a correction."""
+    match = _FIND_DAY.match(re.sub(r"\s+", " ", text.strip().lower().rstrip(".!")))
+    if match is None:
+        return None
+    day = int(match.group(1) or match.group(2))
+    return day if 1 <= day <= 31 else None
+
+
+def find_year(text: str) -> int | None:
+    """A reply that is only a year ("1990", "born in 1985")."""
+    match = _FIND_YEAR.match(re.sub(r"\s+", " ", text.strip().lower().rstrip(".!")))
+    return int(match.group(1)) if match else None
 
 
 TIME_ZONE_ALIASES = {
@@ -163,6 +258,34 @@ def parse_time_zone(text: str) -> str:
     return candidate
 
 
+_ZONE_CUE = re.compile(r"\b(?:to|in|is|at|into|for)\s+([a-z][a-z/_ .'-]*)")
+_ZONE_STOP = re.compile(r"\s+(?:now|please|pls|instead|time|timezone|time zone|thanks|and|but|so)\b.*$")
+
+
+def find_time_zone(text: str) -> str | None:
+    """A time zone named in a sentence ("i moved to berlin, update my timezone"); None if none.
+
+    Only the whole message, or a place after "to", "in", "is"... is tried: IANA has zones named
+    after words like Christmas, Easter and Resolute, which a sentence may contain for other reasons.
+    The last place named wins ("from London to Berlin")."""
+    try:
+        return parse_time_zone(text)
+    except InvalidRequestError:
+        pass
+    cleaned = re.sub(r"\s+", " ", text.strip().lower())
+    found = None
+    for match in _ZONE_CUE.finditer(cleaned):
+        place = _ZONE_STOP.sub("", re.split(r"[,;!?]", match.group(1))[0]).strip(" .")
+        words = place.split()
+        for length in range(min(3, len(words)), 0, -1):
+            try:
+                found = parse_time_zone(" ".join(words[:length]))
+                break
+            except InvalidRequestError:
+                continue
+    return found
+
+
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 PHONE_CHARS = re.compile(r"[\s().-]")
 
@@ -220,6 +343,18 @@ def parse_contact_update(text: str) -> tuple[str, str]:
     )
 
 
+def find_contact_value(text: str) -> tuple[str, str] | None:
+    """An email address or phone number in a sentence ("update my email to jo@example.org").
+
+    Unlike ``parse_contact_update`` a channel word is not taken: "update my email" names the
+    field to change, not the preferred channel."""
+    if email := parse_email(text):
+        return "email", email
+    if phone := parse_phone(text):
+        return "phone", phone
+    return None
+
+
 def normalise_outreach_kind(value: str | None) -> str | None:
     """``all`` or one of OUTREACH_KINDS; None when nothing (recognisable) was named."""
     if not value:
@@ -230,8 +365,70 @@ def normalise_outreach_kind(value: str | None) -> str | None:
     return None
 
 
+OUTREACH_KIND_WORDS = {
+    "tip": "tips",
+    "tips": "tips",
+    "reminder": "renewal",
+    "reminders": "renewal",
+    "renewal": "renewal",
+    "birthday": "milestones",
+    "anniversary": "milestones",
+    "milestone": "milestones",
+    "milestones": "milestones",
+    "offer": "perks",
+    "offers": "perks",
+    "perk": "perks",
+    "perks": "perks",
+    "deals": "perks",
+    "promotions": "perks",
+    "promos": "perks",
+    "survey": "feedback",
+    "surveys": "feedback",
+    "feedback": "feedback",
+    "everything": "all",
+}
+"""Words that name a kind of proactive message (the NLU synonyms of ``outreach_kind``)."""
+
+
+def find_outreach_kind(text: str) -> str | None:
+    """The one kind of proactive message a sentence names ("stop sending me tips"); None if none
+    or several: the assistant then asks which."""
+    kinds = {OUTREACH_KIND_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in OUTREACH_KIND_WORDS}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def normalise_order_ref(value: str | None) -> str | None:
     if not value:
         return None
     digits = re.sub(r"\D", "", value)
     return digits if len(digits) == 6 else None
+
+
+_REWARD_COMMON = frozenset({"lumen", "one", "on", "your", "for", "a", "the", "of", "year", "pack", "6"})
+
+
+def find_reward(text: str, rewards: list[tuple[str, str]]) -> str | None:
+    """The code of the one reward (``(code, name)``) a sentence names by a word only its name has
+    ("redeem my points for the stylus tips" → ``stylus_tips``); None if none or several match."""
+    said = set(re.findall(r"[a-z0-9]+", text.lower()))
+    names = {code: set(re.findall(r"[a-z0-9]+", name.lower())) - _REWARD_COMMON for code, name in rewards}
+    hits = []
+    for code, name_words in names.items():
+        others = set().union(*(w for c, w in names.items() if c != code))
+        own = name_words - others
+        if own & said:
+            hits.append(code)
+    return hits[0] if len(hits) == 1 else None
+
+
+PLAN_ALIASES = {"basic": "starter", "premium": "pro", "team": "business", "teams": "business"}
+"""Other names customers use for plans (the same as the NLU synonyms in data/nlu/synonyms.yml)."""
+
+
+def find_plan(text: str, plans: list[tuple[str, str]]) -> str | None:
+    """The code of the one plan (``(code, name)``) a sentence names ("upgrade to Pro"); None if
+    none or several are named."""
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    named = {PLAN_ALIASES.get(word, word) for word in said}
+    hits = [code for code, name in plans if code in named or name.lower() in named]
+    return hits[0] if len(hits) == 1 else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.identity import DEFAULT_AUDIENCE, MAX_TOKEN_LIFETIME_SECONDS
 from bot.secret_rules import secret_problem
 from supportbot.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from supportbot.services.support_hours import SupportHours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SECRETS = {
@@ -64,8 +67,13 @@ class Settings(BaseSettings):
     feedback_nps_every_days: int = 90
     warm_up_models: bool = False
     """Load the feedback models when the action server starts (set by the run script), not on first use."""
-    feedback_theme_distance_threshold: float = 0.7
+    feedback_theme_neighbours: int = 15
+    feedback_theme_resolution: float = 8.0
+    feedback_theme_merge_distance: float = 0.5
+    """Theme clustering (``supportbot.feedback.clustering``), chosen on BANKING77's train split (docs/BENCHMARKS.md)."""
     feedback_theme_min_size: int = 3
+    feedback_theme_rebuild_every_hours: float = 24.0
+    """Hours between scheduled theme rebuilds, each only if new feedback came (scheduler/themes_job.py)."""
     feedback_theme_assign_similarity: float = 0.45
     # Support leads' console (issue 6).
     tracker_store_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
@@ -76,6 +84,14 @@ class Settings(BaseSettings):
     console_secure_cookies: bool | None = None
     """``None``: Secure cookies everywhere except plain-HTTP localhost in development."""
     console_page_size: int = 25
+    # Agent inbox and takeover (issue 17).
+    support_hours: str = "mon-sun 00:00-24:00"
+    """When people answer handoffs, in ``support_timezone``: e.g. ``mon-fri 09:00-17:00; sat 10:00-14:00``."""
+    support_timezone: str = "UTC"
+    handoff_escalate_after_minutes: int = Field(default=10, gt=0)
+    """An unclaimed handoff waiting longer is escalated: listed first in red, the customer told the wait."""
+    handoff_goodwill_points: int = Field(default=200, ge=1, le=10_000)
+    """What the inbox's one-click "goodwill points" grants (once per handoff)."""
     # Website widget and demo page (issue 5).
     rasa_public_url: str | None = None
     """The Rasa address the customer's browser connects to (socket.io); ``rasa_url`` when unset."""
@@ -92,6 +108,12 @@ class Settings(BaseSettings):
             problem = secret_problem(variable, value.get_secret_value() if value else None)
             if problem:
                 raise ValueError(problem)
+        from supportbot.services.support_hours import parse_support_hours  # pure; checked at start-up
+
+        try:
+            parse_support_hours(self.support_hours, self.support_timezone)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from exc
         if self.mode == "production" and self.demo_mode:
             raise ValueError("SUPPORTBOT_DEMO_MODE must be false in production")
         return self
@@ -101,6 +123,12 @@ class Settings(BaseSettings):
         if self.action_server_token is None:
             raise ConfigurationError("ACTION_SERVER_TOKEN is not set; `make run` creates one in var/secrets.env")
         return self.action_server_token.get_secret_value()
+
+    def hours(self) -> SupportHours:
+        """The support team's hours, parsed (the validator has checked them)."""
+        from supportbot.services.support_hours import parse_support_hours
+
+        return parse_support_hours(self.support_hours, self.support_timezone)
 
     def token_secret(self) -> str:
         """The customer-token secret, or a clear error naming how to set it."""

@@ -17,7 +17,7 @@ from typing import Dict, List, Mapping, Optional
 REQUIRED: Dict[str, Dict[str, str]] = {
     "telegram": {
         "access_token": "TELEGRAM_ACCESS_TOKEN",
-        "verify": "TELEGRAM_BOT_NAME",
+        "secret_token": "TELEGRAM_SECRET_TOKEN",
         "webhook_url": "TELEGRAM_WEBHOOK_URL",
     },
     "slack": {
@@ -42,9 +42,19 @@ REQUIRED: Dict[str, Dict[str, str]] = {
 }
 """Channel name (Rasa's input channel name) → credential key → environment variable."""
 
-OPTIONAL: Dict[str, Dict[str, str]] = {
-    "slack": {"slack_channel": "SLACK_CHANNEL"},
+OPTIONAL: Dict[str, Dict[str, str]] = {}
+"""Channel → credential key → variable, for settings a channel can do without (none today:
+Slack's ``SLACK_CHANNEL``, which sent every answer into one channel, is gone)."""
+
+API_URLS: Dict[str, str] = {
+    "telegram": "TELEGRAM_API_URL",
+    "slack": "SLACK_API_URL",
+    "facebook": "FACEBOOK_API_URL",
+    "twilio": "TWILIO_API_URL",
 }
+"""Tests and local development only: send a channel's outbound calls to a stand-in of the
+platform's API on this machine instead of the platform (``bot.channels.messaging`` refuses
+any address but a loopback one). Unset, each channel talks to its platform."""
 
 MESSAGING_CHANNELS = tuple(REQUIRED)
 

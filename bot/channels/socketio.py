@@ -25,7 +25,8 @@ customer, or none (the customer signed out), ends the verified connection.
 Events (server side of the protocol in docs/WIDGET.md):
 ``session_request`` → ``session_confirm`` ``{session_id, verified, token_problem,
 expires_at}`` then ``history`` ``{messages}``; ``user_uttered`` ``{message}`` →
-``bot_uttered`` (Rasa's format), ``user_echo`` to the customer's other tabs;
+``bot_uttered`` (Rasa's format; a person's message also carries ``agent`` ``{name, event}``),
+``user_echo`` to the customer's other tabs;
 ``refresh`` ``{customer_token}`` → ``refresh_result`` ``{ok, expires_at}``; problems →
 ``error_message`` ``{code, text}``, never a stack trace.
 """
@@ -42,13 +43,14 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
+from bot.channels.link_buttons import LinkButtonOutput, quick_replies
 from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
 from bot.identity import (
     Identity,
@@ -114,6 +116,37 @@ class AnonymousSessions:
         return f"{ANONYMOUS_WEB_PREFIX}{label.split('.', 1)[0]}"
 
 
+def agent_of(metadata: Any) -> Optional[Dict[Text, Any]]:
+    """Who wrote a bot message, if a person did: ``{"name", "event"}`` for the widget.
+
+    The console appends an agent's message as a bot event whose metadata holds ``agent``
+    (``supportbot.console.takeover``); only the name and the kind of message (``joined``,
+    ``message``, ``left``) go to the customer, never the staff account's id.
+    """
+    agent = metadata.get("agent") if isinstance(metadata, dict) else None
+    if not isinstance(agent, dict) or not isinstance(agent.get("name"), str):
+        return None
+    event = agent.get("event")
+    return {"name": agent["name"][:80], "event": event if event in ("joined", "message", "left") else "message"}
+
+
+class WidgetOutput(LinkButtonOutput):
+    """Rasa's socket.io output, keeping who wrote a message (an agent's name travels with it)
+    and link buttons (``bot.channels.link_buttons``).
+
+    Rasa passes a bot event's metadata to ``send_text_message`` as keyword arguments
+    (``BotUttered.message()``), which Rasa's own socket.io output drops.
+    """
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        agent = agent_of(kwargs)
+        for part in text.strip().split("\n\n"):
+            message: Dict[Text, Any] = {"text": part}
+            if agent:
+                message["agent"] = agent
+            await self._send_message(recipient_id, message)
+
+
 def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGES) -> List[Dict[Text, Any]]:
     """What the customer saw: their messages and the bot's, oldest first, the last ``limit``.
 
@@ -142,12 +175,16 @@ def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGE
                 "timestamp": event.get("timestamp"),
                 "proactive": proactive,
             }
+            agent = agent_of(event.get("metadata"))
+            if agent:
+                message["agent"] = agent
+                message["proactive"] = False  # a person writing, not the scheduler
             buttons = data.get("buttons") or []
             if buttons:
-                button_titles = {str(b.get("payload", "")): str(b.get("title", "")) for b in buttons}
-                message["quick_replies"] = [
-                    {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))} for b in buttons
-                ]
+                button_titles = {
+                    str(b.get("payload", "")): str(b.get("title", "")) for b in buttons if b.get("payload")
+                }
+                message["quick_replies"] = quick_replies(buttons)
             if message["text"] or buttons:
                 messages.append(message)
     # Buttons only make sense on the newest message: older ones were answered already.
@@ -210,10 +247,11 @@ class VerifiedSocketIOInput(InputChannel):
         self.app: Optional[Sanic] = None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        """For ``trigger_intent?output_channel=socketio``: emits to the conversation's room."""
+        """For ``trigger_intent?output_channel=socketio`` and the console's agent messages
+        (``tracker/events?output_channel=socketio``): emits to the conversation's room."""
         if self.sio is None:
             return None
-        return SocketIOOutput(self.sio, "bot_uttered")
+        return WidgetOutput(self.sio, "bot_uttered")
 
     async def _history(self, conversation_id: str) -> List[Dict[Text, Any]]:
         if self.app is None:
@@ -339,7 +377,7 @@ class VerifiedSocketIOInput(InputChannel):
             await sio.emit("user_echo", {"text": text}, room=conversation_id, skip_sid=sid)
             message = UserMessage(
                 text,
-                SocketIOOutput(sio, "bot_uttered"),
+                WidgetOutput(sio, "bot_uttered"),
                 conversation_id,
                 input_channel=self.name(),
                 metadata=metadata,

@@ -27,10 +27,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from supportbot.console import auth, pages_auth, pages_conversations, pages_customers, pages_insights
+from supportbot.console import (
+    auth,
+    pages_auth,
+    pages_conversations,
+    pages_customers,
+    pages_helpcentre,
+    pages_inbox,
+    pages_insights,
+    pages_intelligence,
+)
 from supportbot.console.limits import MAX_BODY, QueryStringLimit
 from supportbot.console.params import BadParameter
+from supportbot.console.relay import ConversationRelay
 from supportbot.console.stores import Stores
+from supportbot.console.takeover import Takeover
 from supportbot.console.throttle import SignInGuard
 from supportbot.console.web import ConsoleState, Forbidden, NotFound, NotSignedIn, render
 from supportbot.settings import Settings
@@ -59,6 +70,13 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
+def _takeover(settings: Settings, stores: Stores) -> Takeover:
+    """The inbox's way into conversations: Rasa's HTTP API (without ``RASA_API_TOKEN`` every step
+    that writes to a conversation says so and changes nothing)."""
+    token = settings.rasa_api_token.get_secret_value() if settings.rasa_api_token else None
+    return Takeover(sessions=stores.profile, relay=ConversationRelay(base_url=settings.rasa_url, token=token))
+
+
 def create_console_app(settings: Settings) -> FastAPI:
     """The console as an app of its own, with its engines (``app.state.console.stores``).
 
@@ -79,6 +97,7 @@ def create_console_app(settings: Settings) -> FastAPI:
         css=css,
         csp=_csp(css),
         sign_in=SignInGuard(),
+        takeover=_takeover(settings, stores),
     )
     auth.warm_up()
     app.add_middleware(QueryStringLimit)  # inside the headers middleware below, so its answers get them too
@@ -86,7 +105,9 @@ def create_console_app(settings: Settings) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = app.state.console.csp
+        extra = getattr(request.state, "csp_extra", None)  # the inbox pages' own script (pages_inbox)
+        csp = app.state.console.csp
+        response.headers["Content-Security-Policy"] = f"{csp}; {extra}" if extra else csp
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
@@ -117,6 +138,14 @@ def create_console_app(settings: Settings) -> FastAPI:
         message = f"These values are not acceptable (too long, or not what the form sends): {', '.join(names)}."
         return render(request, "error.html", None, status_code=422, message=message)
 
-    for module in (pages_auth, pages_conversations, pages_insights, pages_customers):
+    for module in (
+        pages_auth,
+        pages_conversations,
+        pages_insights,
+        pages_customers,
+        pages_helpcentre,
+        pages_inbox,
+        pages_intelligence,
+    ):
         app.include_router(module.router)
     return app

@@ -45,8 +45,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_customers": _LEADS,
     "view_outreach": _LEADS,
     "follow_up": _LEADS,
+    "handle_handoffs": _ALL,  # the inbox: claim, write to the customer, hand back, close one's own
+    "manage_handoffs": _LEADS,  # close a conversation another agent has claimed
+    "view_intelligence": _ALL,  # segments, churn risk with reasons, next best actions, lifetime value (by customer id)
+    "view_programme": _LEADS,  # the co-creation programme's members and what they said; its export needs "export"
     "forget": frozenset({"admin"}),
     "view_audit": frozenset({"admin"}),
+    "reindex_help": frozenset({"admin"}),  # rebuild the help centre's search index
 }
 """Permission → roles that have it. Agents read redacted conversations, KPIs and themes only."""
 
@@ -102,6 +107,20 @@ def create_user(*, session: Session, email: str, role: str, password: str) -> Co
         raise InvalidRequestError(f"a console user {email} already exists")
     user = ConsoleUser(email=email, role=role, password_hash=_hasher.hash(password))
     session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(*, session: Session, email: str, password: str) -> ConsoleUser:
+    """A new password for an existing account: its sessions end and a lock is lifted (the
+    person at the keyboard of the server decides; see docs/SECURITY.md, "Secrets")."""
+    check_password_strength(password)
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
+    if user is None:
+        raise InvalidRequestError(f"no console user {email.strip().lower()}")
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
     session.flush()
     return user
 

@@ -7,6 +7,7 @@ presentation attributes, not ``style``, so the Content-Security-Policy needs no
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -83,3 +84,39 @@ def line_chart(title: str, points: Sequence[tuple[str, float | None]], *, lower:
     if len(segment) > 1:
         body.append(f'<polyline fill="none" stroke="{INK}" stroke-width="2" points="{" ".join(segment)}"/>')
     return _frame(title, lower, upper, body, [label for label, _ in points])
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 120, 28
+
+
+def sparkline(title: str, points: Sequence[tuple[str, float | None]]) -> Markup:
+    """A small line (a table cell's trend), no axes; its title and each point's tooltip say the values."""
+    known = [value for _, value in points if value is not None]
+    if len(known) < 2:
+        return Markup(f'<span class="muted" title="{escape(title)}">–</span>')
+    lower, upper = min(known), max(known)
+    span = (upper - lower) or 1.0
+    step = (SPARK_WIDTH - 4) / max(len(points) - 1, 1)
+    coords = [
+        (2 + i * step, SPARK_HEIGHT - 3 - (value - lower) / span * (SPARK_HEIGHT - 6), label, value)
+        for i, (label, value) in enumerate(points)
+        if value is not None
+    ]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords)
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.5" fill="{INK}"><title>{escape(label)}: {value:g}</title></circle>'
+        for x, y, label, value in coords
+    )
+    return Markup(
+        f'<svg class="spark" role="img" aria-label="{escape(title)}" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+        f'width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'<polyline fill="none" stroke="{INK}" stroke-width="1.5" points="{line}"/>{dots}</svg>'
+    )
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10^k at or above ``value``: axis labels a person reads at a glance."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    return float(next(step * magnitude for step in (1, 2, 2.5, 5, 10) if step * magnitude >= value))

@@ -14,6 +14,7 @@ Definitions (also in docs/CONSOLE.md):
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from supportbot.console import tracker
 from supportbot.console.outreach_view import Outcome
 from supportbot.feedback.ratings import segment
 from supportbot.store.feedback_models import Feedback
+from supportbot.store.models import SupportInteraction
 
 
 @dataclass(frozen=True)
@@ -163,4 +165,67 @@ def outreach_kpis(results: list[Outcome]) -> OutreachKpis:
         sent=len(results),
         replied=sum(o.replied for o in results),
         opted_out=sum(o.opted_out for o in results),
+    )
+
+
+@dataclass(frozen=True)
+class HandoffKpis:
+    """The people's side (issue 17): handoffs asked for in the period, and what became of them."""
+
+    requested: int
+    per_day: list[tuple[dt.date, int]]
+    first_reply_median: dt.timedelta | None
+    """From asking for a person to a person's first message, over those answered."""
+    closed: int
+    resolved: int
+    by_agent: list[tuple[int, int, int]]
+    """(console user id, closed, of which resolved), most closed first."""
+
+    @property
+    def resolved_share(self) -> float | None:
+        return share(self.resolved, self.closed)
+
+    @property
+    def per_day_mean(self) -> float:
+        return self.requested / len(self.per_day) if self.per_day else 0.0
+
+    @property
+    def busiest_day(self) -> str:
+        day, count = max(self.per_day, key=lambda item: (item[1], item[0]), default=(None, 0))
+        return f"{day:%d %b}: {count}" if day is not None and count else "–"
+
+
+def handoff_kpis(session: Session, period: Period) -> HandoffKpis:
+    rows = session.execute(
+        select(
+            SupportInteraction.created_at,
+            SupportInteraction.waiting_since,
+            SupportInteraction.first_reply_at,
+            SupportInteraction.status,
+            SupportInteraction.outcome,
+            SupportInteraction.closed_by,
+        ).where(
+            SupportInteraction.kind == "handoff",
+            SupportInteraction.created_at >= period.start,
+            SupportInteraction.created_at < period.end,
+        )
+    ).all()
+    days = dict.fromkeys(period.days(), 0)
+    waits: list[float] = []
+    agents: dict[int, tuple[int, int]] = {}
+    for created, waiting_since, first_reply, status, outcome, closed_by in rows:
+        days[created.date()] = days.get(created.date(), 0) + 1
+        if first_reply is not None:
+            waits.append((first_reply - (waiting_since or created)).total_seconds())
+        if status == "closed" and closed_by is not None:
+            closed, resolved = agents.get(closed_by, (0, 0))
+            agents[closed_by] = (closed + 1, resolved + (outcome == "resolved"))
+    closed_rows = [row for row in rows if row.status == "closed"]
+    return HandoffKpis(
+        requested=len(rows),
+        per_day=sorted(days.items()),
+        first_reply_median=dt.timedelta(seconds=statistics.median(waits)) if waits else None,
+        closed=len(closed_rows),
+        resolved=sum(1 for row in closed_rows if row.outcome == "resolved"),
+        by_agent=sorted(((agent, c, r) for agent, (c, r) in agents.items()), key=lambda x: (-x[1], x[0])),
     )

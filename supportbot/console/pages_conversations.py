@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from supportbot.console import audit_log, conversations, params, tracker, transcripts
+from supportbot.console import audit_log, conversations, intelligence_view, params, tracker, transcripts
 from supportbot.console.auth import StaffUser
 from supportbot.console.stores import linked_senders
 from supportbot.console.web import Forbidden, NotFound, audit, console, form_by, render, require
@@ -175,6 +175,11 @@ def _transcript_page(request: Request, user: StaffUser, ref: int, *, reveal: boo
         customer_id = tracker.customer_of_sender(conversation_id, linked_senders(session))
         masker = conversations.masker_for(session, [customer_id], reveal=reveal, show_ids=user.can("reveal_pii"))
         review, tags, notes = conversations.review_of(session, conversation_id)
+        insight = (  # the agent's view of who they are talking to: segment, risk and why, next best action
+            intelligence_view.customer_insight(session, customer_id)
+            if customer_id and user.can("view_intelligence")
+            else None
+        )
     if reveal:
         subject, details = audit_log.about_conversation(state.secret, conversation_id, customer_id)
         audit(request, user, "reveal_transcript", subject, **details)
@@ -192,6 +197,7 @@ def _transcript_page(request: Request, user: StaffUser, ref: int, *, reveal: boo
         tags=tags,
         notes=notes,
         review_statuses=REVIEW_STATUSES,
+        insight=insight,
     )
 
 

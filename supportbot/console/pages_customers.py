@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
-from supportbot.console import audit_log, customers, params, tracker
+from supportbot.console import audit_log, customers, intelligence_view, params, tracker
 from supportbot.console.auth import StaffUser
 from supportbot.console.conversations import masker_for
 from supportbot.console.web import Forbidden, audit, console, form_by, render, require
@@ -84,6 +84,7 @@ def _customer_page(request: Request, customer_id: str, user: StaffUser, *, revea
                 )
             ),
             "loyalty": customer.loyalty,
+            "insight": intelligence_view.customer_insight(session, customer_id),
             "perks": granted_perks(session=session, customer_id=customer_id),
             "ledger": loyalty_history(session=session, customer_id=customer_id, limit=10),
             "interactions": list(

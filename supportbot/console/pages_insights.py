@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from supportbot.console import audit_log, charts, kpis, outreach_view, params
+from supportbot.console import audit_log, charts, growth_kpis, intelligence_view, kpis, outreach_view, params
 from supportbot.console.auth import StaffUser
 from supportbot.console.web import audit, console, form_by, render, require
 from supportbot.errors import NotFoundError
 from supportbot.feedback.store import mark_follow_up_done, open_follow_ups
+from supportbot.services.handoff import agent_name
 from supportbot.store.feedback_models import FeedbackTheme, ThemeQuote
 
 router = APIRouter()
@@ -42,6 +43,10 @@ def period_from(request: Request) -> kpis.Period:
     return kpis.Period(since=max(since, until - dt.timedelta(days=MAX_DAYS - 1)), until=until)
 
 
+def minutes(value: dt.timedelta | None) -> str:
+    return "–" if value is None else f"{value.total_seconds() / 60:.1f} min"
+
+
 def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f} %"
 
@@ -54,6 +59,10 @@ def kpi_dashboard(request: Request, user: Annotated[StaffUser, Depends(require("
         talk = kpis.conversation_kpis(connection, period)
         ratings = kpis.rating_kpis(session, period)
         reach = kpis.outreach_kpis(outreach_view.outcomes(session, connection, since=period.start, until=period.end))
+        people = kpis.handoff_kpis(session, period)
+        agent_names = {agent: agent_name(session=session, user_id=agent) for agent, _, _ in people.by_agent}
+        growth = growth_kpis.growth_kpis(session, connection, period)
+        clv_trend = intelligence_view.clv_trend(session)
     per_day = [(day.strftime("%d %b"), float(count)) for day, count in talk.per_day]
     return render(
         request,
@@ -63,10 +72,15 @@ def kpi_dashboard(request: Request, user: Annotated[StaffUser, Depends(require("
         talk=talk,
         ratings=ratings,
         reach=reach,
+        people=people,
+        agent_names=agent_names,
+        minutes=minutes,
         percent=percent,
         conversations_chart=charts.bar_chart("Conversations per day", per_day),
         csat_chart=charts.line_chart("CSAT per week (1-5)", ratings.csat_weekly, lower=1, upper=5),
         nps_chart=charts.line_chart("NPS per week", ratings.nps_weekly, lower=-100, upper=100),
+        growth=growth,
+        **growth_kpis.charts_for(growth, clv_trend),
     )
 
 

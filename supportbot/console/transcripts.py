@@ -66,7 +66,14 @@ def _turn(type_name: str, data: dict[str, Any], at: dt.datetime) -> Turn | None:
         )
     if type_name == "bot":
         buttons = ((data.get("data") or {}).get("buttons")) or []
-        return Turn(kind="bot", at=at, text=str(data.get("text") or ""), buttons=[str(b.get("title")) for b in buttons])
+        agent = (data.get("metadata") or {}).get("agent")  # a person's message (the inbox, issue 17)
+        return Turn(
+            kind="bot",
+            at=at,
+            text=str(data.get("text") or ""),
+            buttons=[str(b.get("title")) for b in buttons],
+            name=str(agent["name"]) if isinstance(agent, dict) and agent.get("name") else None,
+        )
     if type_name == "action":
         name = str(data.get("name") or "")
         if name in HIDDEN_ACTIONS:

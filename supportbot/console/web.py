@@ -19,7 +19,9 @@ from fastapi.templating import Jinja2Templates
 
 from supportbot.console import audit_log
 from supportbot.console.auth import StaffUser, session_user
+from supportbot.console.demo_notice import demo_notice
 from supportbot.console.stores import Stores
+from supportbot.console.takeover import Takeover
 from supportbot.console.throttle import SignInGuard
 from supportbot.settings import Settings
 
@@ -49,6 +51,8 @@ class ConsoleState:
     css: str
     csp: str
     sign_in: SignInGuard
+    takeover: Takeover | None = None
+    """The agent steps that write to conversations (the inbox, ``create_console_app`` sets it)."""
 
 
 def console(request: Request) -> ConsoleState:
@@ -118,6 +122,12 @@ def render(
     return state.templates.TemplateResponse(
         request,
         template,
-        {"user": user, "css": state.css, "now": dt.datetime.now(dt.UTC), **context},
+        {
+            "user": user,
+            "css": state.css,
+            "now": dt.datetime.now(dt.UTC),
+            "demo": demo_notice(state.stores.profile),
+            **context,
+        },
         status_code=status_code,
     )

@@ -18,12 +18,28 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from supportbot.errors import SupportBotError
+from supportbot.feedback.clustering import ThemeParams
 from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
 from supportbot.feedback.themes import assign_new, list_themes, rebuild_themes
 from supportbot.settings import Settings, get_settings
 from supportbot.store.db import make_engine, session_factory
 
 EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def theme_params(settings: Settings, args: argparse.Namespace | None = None) -> ThemeParams:
+    """The clustering settings, each overridable for one run from the command line."""
+
+    def pick(name: str, default: float) -> float:
+        value = getattr(args, name, None) if args is not None else None
+        return default if value is None else value
+
+    return ThemeParams(
+        neighbours=int(pick("neighbours", settings.feedback_theme_neighbours)),
+        resolution=pick("resolution", settings.feedback_theme_resolution),
+        merge_distance=pick("merge_distance", settings.feedback_theme_merge_distance),
+        min_size=int(pick("min_size", settings.feedback_theme_min_size)),
+    )
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings, url: str) -> int:
@@ -34,8 +50,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings, url: str) -> int:
                 session=session,
                 embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
                 phraser=SpacyPhraser(model=settings.feedback_spacy_model),
-                distance_threshold=args.distance_threshold or settings.feedback_theme_distance_threshold,
-                min_size=args.min_size or settings.feedback_theme_min_size,
+                params=theme_params(settings, args),
                 progress=not args.quiet,
             )
     finally:
@@ -93,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database-url", help="override SUPPORTBOT_DATABASE_URL for this run")
     commands = parser.add_subparsers(dest="command", required=True)
     rebuild = commands.add_parser("rebuild-themes", help="re-cluster all feedback texts into themes")
-    rebuild.add_argument("--distance-threshold", type=float, help="cosine distance within a theme")
+    rebuild.add_argument("--neighbours", type=int, help="nearest neighbours per text in the graph")
+    rebuild.add_argument("--resolution", type=float, help="Louvain modularity resolution (higher: finer groups)")
+    rebuild.add_argument("--merge-distance", type=float, help="merge groups closer than this mean cosine distance")
     rebuild.add_argument("--min-size", type=int, help="smallest group that counts as a theme")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(handler=_rebuild)

@@ -86,7 +86,20 @@ class SentenceTransformerEmbedder:
 _DROP_POS = {"DET", "PRON", "PUNCT", "SPACE", "NUM", "PART", "CCONJ", "ADP", "SYM", "X", "AUX", "INTJ"}
 _CONTENT_POS = {"NOUN", "PROPN", "VERB", "ADJ"}
 _PLACEHOLDERS = {"NAME", "EMAIL", "PHONE", "CARD", "IBAN", "NUMBER"}
-_GENERIC = {"app", "thing", "problem", "issue", "time", "way", "lot", "bit", "get", "do", "make", "have", "be"}
+_GENERIC = {
+    "app", "thing", "problem", "issue", "time", "way", "lot", "bit", "get", "do", "make", "have", "be", "keep", "want",
+    "need", "try", "know", "happen", "help", "tell",
+}  # fmt: skip
+
+
+_BAD_LEMMAS = {"pende": "pending"}
+"""Lemmas the small English model gets wrong in this domain, as seen in theme labels."""
+
+
+def _word(token: Any) -> str:
+    """The lemma ("charges" → "charge", "logging" → "log"), so forms of one word count together."""
+    lemma = str(token.lemma_).lower()
+    return _BAD_LEMMAS.get(lemma, lemma)
 
 
 class SpacyPhraser:
@@ -107,15 +120,13 @@ class SpacyPhraser:
             found: list[str] = []
             for chunk in doc.noun_chunks:
                 words = [
-                    t.lemma_.lower()
-                    for t in chunk
-                    if t.pos_ not in _DROP_POS and not t.is_stop and t.text not in _PLACEHOLDERS
+                    _word(t) for t in chunk if t.pos_ not in _DROP_POS and not t.is_stop and t.text not in _PLACEHOLDERS
                 ]
                 words = [w for w in words if w.isascii() and w.replace("-", "").isalpha()]
                 if words and " ".join(words) not in _GENERIC:
                     found.append(" ".join(words))
             for token in doc:
-                lemma = token.lemma_.lower()
+                lemma = _word(token)
                 if (
                     token.pos_ in _CONTENT_POS
                     and not token.is_stop

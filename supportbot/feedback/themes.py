@@ -3,9 +3,10 @@
 Two operations, because they have different costs and different guarantees:
 
 - ``rebuild_themes``: embeds every redacted text, clusters them (see ``clustering`` for
-  why agglomerative with a distance threshold), labels each theme with key phrases, and
-  replaces all themes in one transaction. Run it on a schedule or by hand
-  (``python -m supportbot.feedback rebuild-themes``); a failed run leaves the old themes.
+  the method and why), labels each theme with key phrases, and replaces all themes in one
+  transaction. The scheduler runs it (``scheduler/themes_job.py``, through
+  ``rebuild_if_stale``) when feedback arrived since the last rebuild; by hand:
+  ``python -m supportbot.feedback rebuild-themes``. A failed run leaves the old themes.
 - ``assign_new``: embeds only unassigned texts and attaches each to the nearest existing
   theme when cosine similarity reaches ``min_similarity``; the rest wait for the next
   rebuild (they may form a new theme that does not exist yet). Centroids and labels do not
@@ -24,10 +25,10 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 from tqdm import tqdm
 
@@ -48,6 +49,8 @@ class RebuildReport:
     assigned: int
     unassigned: int
     seconds: float
+    steps: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per step (read, embed, cluster, label, store): where a slow rebuild spends its time."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +123,21 @@ def rebuild_themes(
     session: Session,
     embedder: Embedder,
     phraser: Phraser,
-    distance_threshold: float,
-    min_size: int,
+    params: clustering.ThemeParams,
     quotes: int = 3,
     progress: bool = False,
     now: dt.datetime | None = None,
 ) -> RebuildReport:
     """Replace every theme with a fresh clustering of all redacted feedback texts."""
     started = time.perf_counter()
+    steps: dict[str, float] = {}
+    mark = started
+
+    def step(name: str) -> None:
+        nonlocal mark
+        steps[name] = round(time.perf_counter() - mark, 2)
+        mark = time.perf_counter()
+
     now = now or utcnow()
     rows = session.execute(
         select(Feedback.id, Feedback.text_redacted)
@@ -147,10 +157,11 @@ def rebuild_themes(
             first_text.append(text)
             owners.append([])
         owners[distinct[key]].append(feedback_id)
+    step("read")
     vectors = _encode(embedder, first_text, progress=progress)
-    labels = clustering.cluster(
-        vectors, weights=[len(o) for o in owners], distance_threshold=distance_threshold, min_size=min_size
-    )
+    step("embed")
+    labels = clustering.cluster(vectors, weights=[len(o) for o in owners], params=params)
+    step("cluster")
     themes_found = int(labels.max()) + 1 if len(labels) else 0
 
     session.execute(update(Feedback).values(theme_id=None, theme_similarity=None))
@@ -168,9 +179,11 @@ def rebuild_themes(
     per_theme: list[list[str]] = []
     offset = 0
     for sample in samples:
-        per_theme.append([p for lst in phrase_lists[offset : offset + len(sample)] for p in lst])
+        # Once per text: a phrase's weight is how many texts use it, not how often one repeats it.
+        per_theme.append([p for lst in phrase_lists[offset : offset + len(sample)] for p in dict.fromkeys(lst)])
         offset += len(sample)
     phrases = clustering.key_phrases(per_theme)
+    step("label")
 
     assigned = 0
     for k in tqdm(range(themes_found), desc="storing themes", unit="theme", disable=not progress):
@@ -198,6 +211,7 @@ def rebuild_themes(
             )
         refresh_theme_stats(session=session, theme=theme)
     session.flush()
+    step("store")
     return RebuildReport(
         texts=len(rows),
         distinct_texts=len(first_text),
@@ -205,7 +219,29 @@ def rebuild_themes(
         assigned=assigned,
         unassigned=len(rows) - assigned,
         seconds=round(time.perf_counter() - started, 2),
+        steps=steps,
     )
+
+
+def rebuild_is_due(*, session: Session) -> bool:
+    """True when some redacted text is newer than the newest theme (or texts exist and no theme does).
+
+    So a scheduled rebuild on a quiet day costs one query, not an embedding of everything.
+    """
+    newest_theme = session.scalar(select(func.max(FeedbackTheme.created_at)))
+    texts = select(func.count()).where(Feedback.kind == "text", Feedback.text_redacted.is_not(None))
+    if newest_theme is not None:
+        texts = texts.where(Feedback.created_at > newest_theme)
+    return bool(session.scalar(texts))
+
+
+def rebuild_if_due(
+    *, session: Session, embedder: Embedder, phraser: Phraser, params: clustering.ThemeParams
+) -> RebuildReport | None:
+    """``rebuild_themes`` when ``rebuild_is_due``, else None: what the scheduler's job runs."""
+    if not rebuild_is_due(session=session):
+        return None
+    return rebuild_themes(session=session, embedder=embedder, phraser=phraser, params=params)
 
 
 def assign_new(*, session: Session, embedder: Embedder, min_similarity: float) -> AssignReport:

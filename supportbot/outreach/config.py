@@ -18,11 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supportbot.errors import ConfigurationError
-from supportbot.services.perk_types import Perk
+from supportbot.intelligence.segments import SEGMENTS_BY_CODE
+from supportbot.services.perk_types import PercentOffPerk, Perk, PointsPerk
 from supportbot.settings import PROJECT_ROOT
 from supportbot.store.models import FEATURES, LOYALTY_TIERS, SEGMENTS
 
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "campaigns.yml"
+COMPUTED_SEGMENTS = tuple(SEGMENTS_BY_CODE)
+"""Segment codes a campaign's ``audience`` may name (not the imported ``customers.segment``)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,38 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
         CampaignSpec("loyalty_milestone", "milestones", "EXTERNAL_milestone", "utter_outreach_milestone"),
         CampaignSpec("surprise_perk", "perks", "EXTERNAL_perk", "utter_outreach_perk"),
         CampaignSpec("usage_tip", "tips", "EXTERNAL_usage_tip", "utter_outreach_usage_tip"),
+        # Planned only through the next best action and the customer's feedback (outreach.next_actions):
+        CampaignSpec("retention_offer", "renewal", "EXTERNAL_retention_offer", "utter_outreach_retention_offer"),
+        CampaignSpec(
+            "referral_invitation", "perks", "EXTERNAL_referral_invitation", "utter_outreach_referral_invitation"
+        ),
+        CampaignSpec(
+            "programme_invitation", "feedback", "EXTERNAL_programme_invitation", "utter_outreach_programme_invitation"
+        ),
     )
 }
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Campaign(_Strict):
+    """What every campaign has: on/off, its priority, and the computed segments it may reach."""
+
+    enabled: bool = True
+    priority: int
+    audience: tuple[str, ...] = ()
+    """Segment codes (``supportbot.intelligence.segments.SEGMENTS``, the latest segments run) this
+    campaign is limited to; empty = everyone. A customer in no segment yet is outside every audience."""
+
+    @field_validator("audience")
+    @classmethod
+    def _known_segments(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in COMPUTED_SEGMENTS]
+        if unknown:
+            raise ValueError(f"unknown segments {unknown}; known: {list(COMPUTED_SEGMENTS)}")
+        return value
 
 
 class QuietHours(_Strict):
@@ -105,9 +134,7 @@ class ScheduleConfig(_Strict):
     deliver_every_seconds: float = Field(default=30, gt=0)
 
 
-class RenewalConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class RenewalConfig(_Campaign):
     offsets_days: tuple[int, ...]
 
     @field_validator("offsets_days")
@@ -118,23 +145,17 @@ class RenewalConfig(_Strict):
         return tuple(sorted(value, reverse=True))
 
 
-class CsatConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class CsatConfig(_Campaign):
     delay_hours: float = Field(ge=0)
     within_hours: float = Field(gt=0)
 
 
-class GreetingConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class GreetingConfig(_Campaign):
     perk: Perk | None = None
     """Granted with the greeting (supportbot.services.perk_types); the message says what was granted."""
 
 
-class LoyaltyMilestoneConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class LoyaltyMilestoneConfig(_Campaign):
     window_days: int = Field(ge=1)
     tiers: dict[str, Perk] = {}
     order_counts: dict[int, Perk] = {}
@@ -148,9 +169,7 @@ class LoyaltyMilestoneConfig(_Strict):
         return value
 
 
-class SurprisePerkConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class SurprisePerkConfig(_Campaign):
     min_tenure_years: int = Field(ge=0)
     min_tier: str = "bronze"
     perk: Perk
@@ -182,9 +201,7 @@ class Tip(_Strict):
         return self
 
 
-class TipsConfig(_Strict):
-    enabled: bool = True
-    priority: int
+class TipsConfig(_Campaign):
     interval_days: int = Field(ge=1)
     tips: tuple[Tip, ...]
 
@@ -197,6 +214,27 @@ class TipsConfig(_Strict):
         return value
 
 
+class RetentionOfferConfig(_Campaign):
+    """A personal offer before a risky renewal, for the customers whose next best action it is."""
+
+    perk: Perk
+    """Granted with the message (a discount on the coming renewals); the message says what was granted."""
+
+
+class ReferralInvitationConfig(_Campaign):
+    """Promoters the next best action chose are invited to refer a friend with their own code."""
+
+    referrer_perk: Perk = PointsPerk(points=500)
+    """What the referrer gets once a referral with their code is recorded (``services.referrals``)."""
+
+
+class ProgrammeInvitationConfig(_Campaign):
+    """Promoters not yet asked are invited to the advisory / beta programme (the co-creation list)."""
+
+    promoter_within_days: int = Field(default=365, ge=1)
+    """Only customers whose latest NPS answer, 9 or 10, is at most this old."""
+
+
 class Campaigns(_Strict):
     renewal_reminder: RenewalConfig
     csat_followup: CsatConfig
@@ -205,12 +243,32 @@ class Campaigns(_Strict):
     loyalty_milestone: LoyaltyMilestoneConfig
     surprise_perk: SurprisePerkConfig
     usage_tip: TipsConfig
+    retention_offer: RetentionOfferConfig = RetentionOfferConfig(
+        enabled=False, priority=95, perk=PercentOffPerk(percent_off=20, months=3)
+    )
+    referral_invitation: ReferralInvitationConfig = ReferralInvitationConfig(enabled=False, priority=40)
+    programme_invitation: ProgrammeInvitationConfig = ProgrammeInvitationConfig(enabled=False, priority=30)
+    """The three campaigns of customer intelligence are off unless the file names them."""
 
     def priority_of(self, campaign: str) -> int:
         return int(getattr(self, campaign).priority)
 
     def enabled(self, campaign: str) -> bool:
         return bool(getattr(self, campaign).enabled)
+
+    def audience_of(self, campaign: str) -> tuple[str, ...]:
+        return tuple(getattr(self, campaign).audience)
+
+
+class NextBestActionConfig(_Strict):
+    """How planning uses the next best action (``supportbot.intelligence.next_action``)."""
+
+    enabled: bool = True
+    max_age_hours: float = Field(default=36, gt=0)
+    """A decision older than this is not used (the daily refresh did not run): planning goes on without it."""
+    priority: int = 150
+    """The priority the campaign a customer's next best action names gets for that customer (above
+    every campaign's own, so it goes first when the caps leave room for only some)."""
 
 
 class OutreachConfig(_Strict):
@@ -220,6 +278,7 @@ class OutreachConfig(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     campaigns: Campaigns
+    next_best_action: NextBestActionConfig = NextBestActionConfig()
 
     def with_delivery(self, **changes: Any) -> OutreachConfig:
         """A copy with some delivery settings replaced (command-line overrides), re-validated."""

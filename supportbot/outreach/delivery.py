@@ -52,6 +52,7 @@ from supportbot.outreach.rasa_client import (
 )
 from supportbot.outreach.rules import delivery_hold
 from supportbot.outreach.timing import day_window, local_day, zone
+from supportbot.store.feedback_models import PromoterInvitation
 from supportbot.store.models import Consent, Customer, Subscription
 from supportbot.store.outreach_models import OutboxMessage
 
@@ -104,10 +105,12 @@ def pre_send_check(*, session: Session, row: OutboxMessage, now: dt.datetime, co
     today = local_day(now, tz)
     if (today - row.local_day).days > STALE_AFTER_DAYS:
         return Verdict(skip=f"stale: planned for {row.local_day.isoformat()}, now {today.isoformat()}")
-    if row.campaign == "renewal_reminder":
+    if row.campaign in ("renewal_reminder", "retention_offer"):
         reason = renewal_no_longer_due(session=session, payload=json.loads(row.payload), today=today)
         if reason:
             return Verdict(skip=reason)
+    if row.campaign == "programme_invitation" and asked_to_programme(session=session, customer_id=row.customer_id):
+        return Verdict(skip="already asked to the programme")
     day_start, day_end = day_window(today, tz)
     if sent_between(session=session, customer_id=row.customer_id, start=day_start, end=day_end) >= config.caps.per_day:
         return Verdict(skip=f"daily cap of {config.caps.per_day} reached")
@@ -140,6 +143,12 @@ def renewal_no_longer_due(*, session: Session, payload: dict[str, object], today
     if sub.renews_on < today:
         return "renewal date has passed"
     return None
+
+
+def asked_to_programme(*, session: Session, customer_id: str) -> bool:
+    """Whether the customer answered the programme invitation since planning (in chat, after an NPS 9-10)."""
+    query = select(PromoterInvitation.id).where(PromoterInvitation.customer_id == customer_id).limit(1)
+    return session.scalar(query) is not None
 
 
 def backoff(*, retries: int, config: OutreachConfig) -> dt.timedelta:

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportbot.outreach import next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
 from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
 from supportbot.outreach.plan_workers import fewer_collections, plan_in_workers
@@ -214,6 +215,7 @@ def plan_batch(
     """Decide for one batch of customers; returns the rows to insert."""
     facts = load_facts(session=session, ids=ids, day=day, now=now, config=config)
     report.customers += len(facts)
+    insights = next_actions.load_insights(session=session, ids=ids, now=now, config=config)
     selected = []
     today_in: dict[str, dt.date] = {}  # per time zone: a batch has thousands of customers in a few dozen
     for f in facts:
@@ -224,7 +226,8 @@ def plan_batch(
             report.day_over += 1
             continue
         candidates, exclusions = select_candidates(f, day=day, now=now, config=config)
-        for exclusion in exclusions:
+        candidates, outside = next_actions.extend(f, candidates, insights[f.customer_id], day=day, config=config)
+        for exclusion in exclusions + outside:
             report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
             if on_exclusion:
                 on_exclusion(exclusion)
@@ -234,7 +237,10 @@ def plan_batch(
     histories = load_histories(session=session, facts=[f for f, _ in selected], day=day, candidate_keys=keys)
     rows = []
     for f, candidates in selected:
-        for decision in decide(f, candidates, day=day, config=config, history=histories[f.customer_id]):
+        priorities = next_actions.priorities(insights[f.customer_id], config)
+        for decision in decide(
+            f, candidates, day=day, config=config, history=histories[f.customer_id], priorities=priorities
+        ):
             campaign = decision.candidate.campaign
             if decision.status == "planned":
                 report.planned[campaign] += 1

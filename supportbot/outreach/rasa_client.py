@@ -142,7 +142,7 @@ class RasaClient:
         """
         response = self._request(
             "POST",
-            f"/conversations/{quote(conversation_id, safe=':@')}/trigger_intent",
+            f"/conversations/{quote(conversation_id, safe=':@+')}/trigger_intent",
             params={"output_channel": output_channel, "include_events": "APPLIED"},
             json={"name": intent, "entities": {"outbox_id": str(outbox_id)}},
         )
@@ -160,7 +160,7 @@ class RasaClient:
 
     def tracker(self, *, conversation_id: str) -> dict[str, Any]:
         response = self._request(
-            "GET", f"/conversations/{quote(conversation_id, safe=':@')}/tracker", params={"include_events": "ALL"}
+            "GET", f"/conversations/{quote(conversation_id, safe=':@+')}/tracker", params={"include_events": "ALL"}
         )
         data = response.json()
         if not isinstance(data, dict):

@@ -77,16 +77,26 @@ def decide(
     day: dt.date,
     config: OutreachConfig,
     history: History,
+    priorities: Mapping[str, int] | None = None,
 ) -> list[Decision]:
-    """Planned or skipped (with reason) for each new candidate, highest priority first."""
+    """Planned or skipped (with reason) for each new candidate, highest priority first.
+
+    ``priorities`` overrides the configured priority of some campaigns for this customer (the
+    next best action's campaign goes first: ``outreach.next_actions.priorities``).
+    """
     caps = config.caps
     room_day = caps.per_day - history.sent_day - history.pending_day
     room_week = caps.per_week - history.sent_week - history.pending_week
     fresh = [c for c in candidates if c.key not in history.existing_keys]
-    ordered = sorted(fresh, key=lambda c: (-config.campaigns.priority_of(c.campaign), c.campaign, c.occasion))
+    override = priorities or {}
+
+    def priority_of(campaign: str) -> int:
+        return override.get(campaign, config.campaigns.priority_of(campaign))
+
+    ordered = sorted(fresh, key=lambda c: (-priority_of(c.campaign), c.campaign, c.occasion))
     decisions = []
     for candidate in ordered:
-        priority = config.campaigns.priority_of(candidate.campaign)
+        priority = priority_of(candidate.campaign)
         not_before, hold = send_time_for(candidate, facts, day=day, config=config)
         skip = None
         if not consent_granted(facts.consents, candidate.kind):

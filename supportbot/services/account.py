@@ -64,26 +64,62 @@ def renewal_price_cents(*, session: Session, subscription_id: int, day: dt.date)
     return _subscription_view(sub).price_on(day)
 
 
+@dataclass(frozen=True)
+class RenewalTerms:
+    """What renewing now would do: the one preview both the question and the renewal use."""
+
+    plan: str
+    plan_name: str
+    price_cents: int
+    currency: str
+    renews_on_before: dt.date | None
+    renews_on_after: dt.date
+    restart: bool
+    """The plan is cancelled and renewing restarts it."""
+
+
+def renewal_terms(*, session: Session, customer_id: str, today: dt.date) -> RenewalTerms:
+    """The charge and the new renewal date of renewing now (nothing is changed)."""
+    sub = _subscription(_load_customer(session, customer_id))
+    base = max(today, sub.renews_on or today)
+    restart = sub.status == "cancelled"
+    if restart:
+        renews_on_after = add_period(base, sub.billing_period) if base == today else base
+    else:
+        renews_on_after = add_period(base, sub.billing_period)
+    return RenewalTerms(
+        plan=sub.plan_code,
+        plan_name=sub.plan.name,
+        price_cents=_subscription_view(sub).price_on(today),
+        currency=sub.currency,
+        renews_on_before=sub.renews_on,
+        renews_on_after=renews_on_after,
+        restart=restart,
+    )
+
+
 def renew_now(
-    *, session: Session, customer_id: str, today: dt.date, conversation: ConversationRef | None
+    *,
+    session: Session,
+    customer_id: str,
+    today: dt.date,
+    conversation: ConversationRef | None,
 ) -> SubscriptionView:
-    """Pay the next period now: the renewal date moves one period on; a cancelled plan restarts."""
-    customer = _load_customer(session, customer_id)
-    sub = _subscription(customer)
-    if sub.status == "cancelled":
+    """Pay the next period now: the renewal date moves one period on; a cancelled plan restarts.
+    The terms are ``renewal_terms``'s, the ones the customer was asked about."""
+    terms = renewal_terms(session=session, customer_id=customer_id, today=today)
+    sub = _subscription(_load_customer(session, customer_id))
+    if terms.restart:
         sub.status = "active"
         sub.cancelled_at = None
         sub.cancel_reason = None
-        base = max(today, sub.renews_on or today)
-        sub.renews_on = add_period(base, sub.billing_period) if base == today else base
         sub.auto_renew = True
-        summary = f"reactivated {sub.plan_code}, renews {sub.renews_on}"
+        summary = f"reactivated {sub.plan_code}, renews {terms.renews_on_after}"
     else:
-        base = max(today, sub.renews_on or today)
-        sub.renews_on = add_period(base, sub.billing_period)
         if sub.status == "past_due":
             sub.status = "active"
-        summary = f"renewed {sub.plan_code} early, next renewal {sub.renews_on}"
+        summary = f"renewed {sub.plan_code} early, next renewal {terms.renews_on_after}"
+    sub.renews_on = terms.renews_on_after
     sub.last_renewed_at = utcnow()
     record_interaction(
         session=session, customer_id=customer_id, kind="renewal", summary=summary, conversation=conversation
@@ -140,6 +176,13 @@ def retention_offer(
     )
 
 
+def discount_end(today: dt.date, months: int) -> dt.date:
+    until = today
+    for _ in range(months):
+        until = add_period(until, "monthly")
+    return until
+
+
 def accept_retention_offer(
     *,
     session: Session,
@@ -149,15 +192,19 @@ def accept_retention_offer(
     months: int,
     conversation: ConversationRef | None,
 ) -> SubscriptionView:
+    """Apply the retention discount the customer said yes to.
+
+    This is the one place an accepted offer takes effect: the discount is the subscription's
+    own ``discount_percent`` until ``discount_until``, in the store before the customer is
+    told, and every renewal price honours it (``SubscriptionView.price_on``, which takes the
+    largest of it and any perk's ``subscription_discounts``; they do not stack).
+    """
     customer = _load_customer(session, customer_id)
     sub = _subscription(customer)
     if sub.status == "cancelled":
         raise InvalidRequestError("Your subscription is already cancelled.")
     sub.discount_percent = discount_percent
-    until = today
-    for _ in range(months):
-        until = add_period(until, "monthly")
-    sub.discount_until = until
+    sub.discount_until = discount_end(today, months)
     record_interaction(
         session=session,
         customer_id=customer_id,
@@ -167,6 +214,20 @@ def accept_retention_offer(
     )
     session.flush()
     return _subscription_view(sub)
+
+
+@dataclass(frozen=True)
+class CancellationTerms:
+    plan: str
+    plan_name: str
+    access_until: dt.date | None
+
+
+def cancellation_terms(*, session: Session, customer_id: str) -> CancellationTerms:
+    sub = _subscription(_load_customer(session, customer_id))
+    if sub.status == "cancelled":
+        raise InvalidRequestError("Your subscription is already cancelled.")
+    return CancellationTerms(plan=sub.plan_code, plan_name=sub.plan.name, access_until=sub.renews_on)
 
 
 def cancel_subscription(
@@ -224,10 +285,26 @@ def plan_options(*, session: Session, customer_id: str) -> tuple[SubscriptionVie
     return (_subscription_view(sub) if sub else None), options
 
 
-def change_plan(
-    *, session: Session, customer_id: str, plan_code: str, conversation: ConversationRef | None
-) -> SubscriptionView:
-    """Move to another plan from the next renewal; the new price is the catalogue price."""
+@dataclass(frozen=True)
+class PlanChangeTerms:
+    """Moving from one plan to another: the preview the question and the change share."""
+
+    from_plan: str
+    from_name: str
+    to_plan: str
+    to_name: str
+    price_cents: int
+    currency: str
+    billing_period: str
+    starts_on: dt.date | None
+    """The next renewal, when the new price is first charged."""
+    direction: str
+    gains: tuple[str, ...]
+    losses: tuple[str, ...]
+
+
+def plan_change_terms(*, session: Session, customer_id: str, plan_code: str) -> PlanChangeTerms:
+    """What moving to ``plan_code`` would cost and change; raises when it is not possible."""
     customer = _load_customer(session, customer_id)
     sub = _subscription(customer)
     plan = session.get(Plan, plan_code)
@@ -237,16 +314,45 @@ def change_plan(
         raise InvalidRequestError(f"You're already on {plan.name}.")
     if sub.status == "cancelled":
         raise InvalidRequestError("Your subscription is cancelled; renew it first, then change plan.")
-    old = sub.plan_code
+    current = set(_plan_view(sub.plan).features)
+    target = _plan_view(plan)
+    return PlanChangeTerms(
+        from_plan=sub.plan_code,
+        from_name=sub.plan.name,
+        to_plan=plan.code,
+        to_name=plan.name,
+        price_cents=plan.price_cents_for(sub.billing_period),
+        currency=plan.currency,
+        billing_period=sub.billing_period,
+        starts_on=sub.renews_on,
+        direction="upgrade" if plan.rank > sub.plan.rank else "downgrade",
+        gains=tuple(feature_name(f) for f in target.features if f not in current),
+        losses=tuple(feature_name(f) for f in sorted(current - set(target.features))),
+    )
+
+
+def change_plan(
+    *,
+    session: Session,
+    customer_id: str,
+    plan_code: str,
+    conversation: ConversationRef | None,
+) -> SubscriptionView:
+    """Move to another plan from the next renewal; the new price is the catalogue price
+    (``plan_change_terms``, the terms the customer was asked about)."""
+    terms = plan_change_terms(session=session, customer_id=customer_id, plan_code=plan_code)
+    sub = _subscription(_load_customer(session, customer_id))
+    plan = session.get(Plan, terms.to_plan)
+    assert plan is not None
     sub.plan_code = plan.code
     sub.plan = plan
-    sub.price_cents = plan.price_cents_for(sub.billing_period)
+    sub.price_cents = terms.price_cents
     sub.currency = plan.currency
     record_interaction(
         session=session,
         customer_id=customer_id,
         kind="plan_change",
-        summary=f"{old} -> {plan.code}",
+        summary=f"{terms.from_plan} -> {plan.code}",
         conversation=conversation,
     )
     session.flush()

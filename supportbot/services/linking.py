@@ -7,7 +7,15 @@ from the messaging app proves the same person controls both, and the app's user 
 is then linked (``channel_identities``). Codes are random (8 characters, about 39
 bits), stored only as a hash, work once and for ``CODE_TTL``; a messaging user who
 sends ``MAX_FAILURES`` wrong codes within ``FAILURE_WINDOW`` is refused until the
-window has passed, so guessing is hopeless.
+window has passed, and once ``GLOBAL_MAX_FAILURES`` wrong codes arrived from all
+messaging users together within that window, linking pauses for everybody until it has
+passed: fresh platform ids (a gateway's, or new phone numbers) cannot guess either.
+At that pace an attacker needs about 32**8 / (live codes * GLOBAL_MAX_FAILURES) hours
+per hit: over a thousand years with a thousand live codes.
+
+Refused attempts are not recorded, so the limits reopen when the window has passed;
+failures older than the window are deleted (nothing else needs them), which keeps
+``link_attempts`` as small as the limits.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_TTL = dt.timedelta(minutes=15)
 MAX_FAILURES = 5
 FAILURE_WINDOW = dt.timedelta(hours=1)
+GLOBAL_MAX_FAILURES = 100
+"""Wrong codes from all messaging users together, per ``FAILURE_WINDOW``, before linking pauses."""
 WEB_CHANNELS = frozenset({"rest", "socketio"})
 """Channels whose conversations are verified by the customer token: nothing to link there."""
 
@@ -41,6 +51,10 @@ class TooManyAttemptsError(InvalidRequestError):
     """This messaging user sent too many wrong codes recently."""
 
 
+class LinkingPausedError(InvalidRequestError):
+    """Too many wrong codes from all messaging users together recently: nobody links for now."""
+
+
 class CodeNotValidError(InvalidRequestError):
     """Unknown, expired or already used."""
 
@@ -50,6 +64,13 @@ class Linked:
     customer_id: str
     first_name: str
     channel: str
+    previous_customer_id: str | None
+    """Whom the account was linked to before (None: nobody); the conversation starts afresh
+    when this is not the new owner (``bot.channels.fresh_start``)."""
+
+    @property
+    def owner_changed(self) -> bool:
+        return self.previous_customer_id != self.customer_id
 
 
 def _hash(code: str) -> str:
@@ -96,14 +117,22 @@ def recent_failures(*, session: Session, channel: str, external_id: str, now: dt
     )
 
 
+def recent_failures_everywhere(*, session: Session, now: dt.datetime) -> int:
+    return int(session.scalar(select(func.count()).where(LinkAttempt.at > now - FAILURE_WINDOW)) or 0)
+
+
 def redeem_link_code(*, session: Session, code: str, channel: str, external_id: str, now: dt.datetime) -> Linked:
     """Link ``external_id`` on ``channel`` to the customer who got ``code``.
 
-    Raises ``TooManyAttemptsError`` or ``CodeNotValidError``; a failure is recorded
+    Raises ``LinkingPausedError``, ``TooManyAttemptsError`` (both before the code is even
+    looked at, and recording nothing) or ``CodeNotValidError``; a wrong code is recorded
     (in the caller's transaction, which must commit it even though this raised).
     """
     if channel in WEB_CHANNELS:
         raise InvalidRequestError("link codes are sent from a messaging app, not from the website chat")
+    session.execute(delete(LinkAttempt).where(LinkAttempt.at <= now - FAILURE_WINDOW))
+    if recent_failures_everywhere(session=session, now=now) >= GLOBAL_MAX_FAILURES:
+        raise LinkingPausedError("too many wrong link codes from all messaging accounts; linking paused for now")
     if recent_failures(session=session, channel=channel, external_id=external_id, now=now) >= MAX_FAILURES:
         raise TooManyAttemptsError("too many wrong link codes from this account; wait an hour")
     row = session.get(LinkCode, _hash(code.replace("-", "").upper()))
@@ -115,6 +144,7 @@ def redeem_link_code(*, session: Session, code: str, channel: str, external_id: 
     identity = session.scalar(
         select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
     )
+    previous = identity.customer_id if identity is not None else None
     if identity is None:
         session.add(
             ChannelIdentity(
@@ -127,7 +157,9 @@ def redeem_link_code(*, session: Session, code: str, channel: str, external_id: 
     session.flush()
     customer = session.get(Customer, row.customer_id)
     assert customer is not None  # the foreign key cascades: a code outlives no customer
-    return Linked(customer_id=customer.id, first_name=customer.first_name, channel=channel)
+    return Linked(
+        customer_id=customer.id, first_name=customer.first_name, channel=channel, previous_customer_id=previous
+    )
 
 
 def unlink(*, session: Session, channel: str, external_id: str) -> bool:

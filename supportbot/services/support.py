@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supportbot.services.handoff import reopen_if_returned
 from supportbot.store.models import INTERACTION_KINDS, SupportInteraction, utcnow
 
 
@@ -46,9 +48,36 @@ def record_interaction(
     return row.id
 
 
+def open_handoff(*, session: Session, conversation_id: str) -> int | None:
+    """The open handoff of this conversation, if it is waiting for a person.
+
+    This is the waiting-for-a-person state: the dialogue mirrors it in the ``handoff_requested``
+    slot (greetings and "anyone there?" are answered as waiting, not as a new conversation);
+    the store row is the truth, closed by a person (the console).
+    """
+    return session.scalar(
+        select(SupportInteraction.id)
+        .where(
+            SupportInteraction.conversation_id == conversation_id,
+            SupportInteraction.kind == "handoff",
+            SupportInteraction.status == "open",
+        )
+        .order_by(SupportInteraction.id.desc())
+        .limit(1)
+    )
+
+
 def request_handoff(*, session: Session, customer_id: str | None, conversation: ConversationRef, reason: str) -> int:
-    """Open a handoff: the conversation now waits for a person (the console lists open ones)."""
-    return record_interaction(
+    """Open a handoff: the conversation now waits for a person (the console lists open ones).
+    Asking again while one is open returns that one: one conversation, one place in the queue."""
+    existing = open_handoff(session=session, conversation_id=conversation.conversation_id)
+    if existing is not None:
+        return existing
+    # Handed back to the bot and not closed yet: the same handoff waits again (the inbox, issue 17).
+    again = reopen_if_returned(session=session, conversation_id=conversation.conversation_id)
+    if again is not None:
+        return again
+    handoff_id = record_interaction(
         session=session,
         customer_id=customer_id,
         kind="handoff",
@@ -56,6 +85,10 @@ def request_handoff(*, session: Session, customer_id: str | None, conversation: 
         conversation=conversation,
         status="open",
     )
+    row = session.get(SupportInteraction, handoff_id)
+    assert row is not None
+    row.waiting_since = row.created_at
+    return handoff_id
 
 
 def report_problem(

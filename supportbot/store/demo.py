@@ -34,6 +34,7 @@ from supportbot.store.demo_catalogue import (
     ZONES,
     Zone,
 )
+from supportbot.store.demo_models import DemoDataset
 from supportbot.store.demo_personas import build_personas
 from supportbot.store.models import (
     ChannelIdentity,
@@ -95,6 +96,9 @@ def load_demo_data(*, session_factory: sessionmaker[Session], reference_date: dt
         seed_catalogue(session=session)
         customers = build_demo_customers(reference_date=reference)
         session.add_all(customers)
+        session.add(
+            DemoDataset(name="customers", reference_date=reference, description="the 300 invented demo customers")
+        )
     return len(customers)
 
 

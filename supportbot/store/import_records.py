@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from supportbot.errors import ImportProblem, InvalidRequestError, NotFoundError
 from supportbot.store import import_fields as p
+from supportbot.store.growth_models import normalise_code
 from supportbot.store.models import (
     BILLING_PERIODS,
     FEATURES,
@@ -70,6 +71,7 @@ OPTIONAL_FIELDS = (
     *CONSENT_FIELDS,
     "quiet_hours_start",
     "quiet_hours_end",
+    "referral_code",
 )
 FLAT_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 NESTED_FIELDS = ("orders", "usage")
@@ -152,6 +154,8 @@ class CustomerRecord:
     quiet_hours_end: dt.time | None = None
     orders: tuple[OrderRecord, ...] | None = None
     usage: tuple[UsageRecord, ...] | None = None
+    referral_code: str | None = None
+    """The referral code the customer joined with (``LUMEN-XXXXXX``): recorded as a referral."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class RowKeys:
     plan_code: str | None
     order_refs: tuple[tuple[str, str], ...]
     """(field path, order_ref) pairs."""
+    referral_code: str | None = None
 
 
 @dataclass
@@ -331,6 +336,7 @@ def parse_customer(
         "loyalty_tier": f.get("loyalty_tier", p.choice(LOYALTY_TIERS)),
         "quiet_hours_start": f.get("quiet_hours_start", p.parse_hhmm),
         "quiet_hours_end": f.get("quiet_hours_end", p.parse_hhmm),
+        "referral_code": f.get("referral_code", parse_referral_code),
     }
     consents = {}
     for kind, name in zip(OUTREACH_KINDS, CONSENT_FIELDS, strict=True):
@@ -347,11 +353,21 @@ def parse_customer(
         email=values["email"],
         plan_code=values["plan_code"],
         order_refs=tuple((f"orders[{i}].order_ref", ref) for i, ref in _raw_order_refs(raw.get("orders"))),
+        referral_code=values["referral_code"],
     )
     if len(problems) > before:
         return None, keys
     record = CustomerRecord(row=row, consents=consents, orders=orders, usage=usage, **values)
     return record, keys
+
+
+def parse_referral_code(value: Any) -> str:
+    """``LUMEN-XXXXXX`` (case and a space instead of the dash do not matter); anything else is refused."""
+    raw = p.text(32)(value)
+    code = normalise_code(raw)
+    if code is None or len(raw.strip()) > len(code):
+        raise ValueError(f"{raw!r} is not a referral code (they look like LUMEN-7KQ4MX)")
+    return code
 
 
 def _check_usage_features_unique(f: _Fields, usage: Any) -> None:

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload, sessionmaker
 
 from supportbot.errors import ImportProblem, ImportValidationError, InvalidRequestError
+from supportbot.services.referrals import configured_reward, record_referral
+from supportbot.store.growth_models import Referral, ReferralCode
 from supportbot.store.import_records import (
     CustomerRecord,
     OrderRecord,
@@ -100,6 +102,33 @@ def check_against_database(*, session: Session, keys: Sequence[RowKeys]) -> list
             owner = ref_owner.get(ref)
             if owner is not None and owner != k.customer_id:
                 problems.append(ImportProblem(k.row, field_path, f"order {ref} belongs to customer {owner}"))
+    problems.extend(_referral_problems(session, keys))
+    return problems
+
+
+def _referral_problems(session: Session, keys: Sequence[RowKeys]) -> list[ImportProblem]:
+    """A referral code must be a customer's code, not the customer's own, and not contradict one recorded."""
+    wanted = [k for k in keys if k.referral_code]
+    if not wanted:
+        return []
+    code_owner = _owners(session, ReferralCode.code, ReferralCode.customer_id, [str(k.referral_code) for k in wanted])
+    recorded = _owners(session, Referral.customer_id, Referral.code, [k.customer_id for k in wanted if k.customer_id])
+    problems = []
+    for k in wanted:
+        owner = code_owner.get(str(k.referral_code))
+        before = recorded.get(k.customer_id or "")
+        if owner is None:
+            problems.append(
+                ImportProblem(k.row, "referral_code", f"no customer has the referral code {k.referral_code}")
+            )
+        elif owner == k.customer_id:
+            problems.append(ImportProblem(k.row, "referral_code", f"{k.referral_code} is this customer's own code"))
+        elif before is not None and before != k.referral_code:
+            problems.append(
+                ImportProblem(
+                    k.row, "referral_code", f"already recorded as referred with {before}; a customer is referred once"
+                )
+            )
     return problems
 
 
@@ -145,7 +174,25 @@ def _write(session: Session, parsed: ParsedFile) -> ImportResult:
         else:
             updated += 1
     session.flush()  # surface constraint errors inside the transaction, before commit
+    _record_referrals(session, parsed.records, now=now)
     return ImportResult(created=created, updated=updated)
+
+
+def _record_referrals(session: Session, records: Sequence[CustomerRecord], *, now: dt.datetime) -> None:
+    """Referrals of the file (checked in ``_referral_problems``); the same code again records nothing new."""
+    wanted = [r for r in records if r.referral_code]
+    if not wanted:
+        return
+    reward = configured_reward()
+    for record in wanted:
+        record_referral(
+            session=session,
+            customer_id=record.id,
+            code=str(record.referral_code),
+            source="import",
+            now=now,
+            reward=reward,
+        )
 
 
 def _load_customers(session: Session, ids: list[str]) -> dict[str, Customer]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -80,6 +81,7 @@ INTERACTION_KINDS = (
     "retention_offer",
     "profile_update",
     "consent_change",
+    "points_redemption",
 )
 
 
@@ -346,5 +348,23 @@ class SupportInteraction(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A handoff's way through the inbox (migration 0014, supportbot.services.handoff): status
+    # open (waiting in the queue) → claimed (a person has it, the bot is paused) → returned
+    # (handed back to the bot, not yet closed) → closed. Other kinds leave these empty.
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When the customer last asked for a person: the queue's order and its waiting time."""
+    assigned_to: Mapped[int | None] = mapped_column(Integer)
+    """The console user who claimed it (no foreign key: see migration 0014; staff are never deleted)."""
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_reply_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """The first message a person wrote to the customer (time to first human reply)."""
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    handed_back_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """``resolved`` or ``not_resolved``, set when a person closes the handoff."""
+    close_note: Mapped[str | None] = mapped_column(Text)
+    email_follow_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Asked outside support hours: the customer prefers an answer by email."""
 
     customer: Mapped[Customer | None] = relationship(back_populates="interactions")

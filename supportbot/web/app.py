@@ -21,6 +21,7 @@ from supportbot.console.app import create_console_app
 from supportbot.settings import PROJECT_ROOT, Settings, get_settings
 from supportbot.store.db import make_engine, session_factory
 from supportbot.web.demo import demo_router
+from supportbot.web.helpcentre import helpcentre_router
 from supportbot.web.security import SecurityHeaders, page_csp
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.demo_mode and engine is not None:
         app.mount("/demo/static", StaticFiles(directory=STATIC_DIR), name="demo-static")
+        # The help centre's pages (/help, /help/articles/<slug>) on the demo site.
+        app.include_router(helpcentre_router(settings=settings, sessions=session_factory(engine)))
         app.include_router(demo_router(settings=settings, sessions=session_factory(engine)))
 
     return app

@@ -109,7 +109,6 @@ def demo_router(*, settings: Settings, sessions: sessionmaker[Session]) -> APIRo
         return render
 
     router.add_api_route("/", page("home.html", "Lumen: smart notes for busy people"), methods=["GET"])
-    router.add_api_route("/help", page("help.html", "Lumen help centre"), methods=["GET"])
 
     @router.post("/demo/token", name="demo_token")
     def demo_token(body: TokenRequest, request: Request) -> TokenResponse:

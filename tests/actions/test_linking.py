@@ -12,7 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions import runtime
 from actions.linking import ActionLinkAccount, ActionStartLinking, ActionUnlinkAccount
 from actions.profile import ActionShowRenewal
-from supportbot.services.linking import MAX_FAILURES, CodeNotValidError, create_link_code, find_code, redeem_link_code
+from bot.channels.fresh_start import FRESH_START
+from supportbot.services.linking import (
+    FAILURE_WINDOW,
+    GLOBAL_MAX_FAILURES,
+    MAX_FAILURES,
+    CodeNotValidError,
+    LinkingPausedError,
+    create_link_code,
+    find_code,
+    redeem_link_code,
+)
 from supportbot.store.models import ChannelIdentity, LinkAttempt, LinkCode
 from tests.actions.test_actions import responses, run, tracker
 from tests.factories import add_customer, prepared_store
@@ -119,3 +129,62 @@ async def test_unlinking_in_the_app_makes_it_anonymous_again(store: sessionmaker
     assert responses(messages) == ["utter_unlinked"]
     _, renewal = await run(ActionShowRenewal(), tracker("5550002", channel="telegram"))
     assert responses(renewal) == ["utter_anon_renewal"]
+
+
+async def test_fresh_platform_accounts_cannot_guess_codes_linking_pauses_for_everybody(
+    store: sessionmaker[Session],
+) -> None:
+    """Security review finding 2: the limit per messaging account alone let an attacker with
+    fresh ids (new chat ids, numbers, gateway senders) guess on for ever."""
+    code = await _code_for("C1")
+    for n in range(GLOBAL_MAX_FAILURES):  # one wrong code each: every account stays under its own limit
+        _, messages = await run(ActionLinkAccount(), tracker(f"fake-{n}", "LINK ZZZZ-ZZZ2", channel="callback"))
+        assert responses(messages) == ["utter_link_code_invalid"]
+    _, messages = await run(ActionLinkAccount(), tracker("genuine", f"LINK {code}", channel="callback"))
+    assert responses(messages) == ["utter_link_paused"]
+    with store() as session:  # refused before the code was looked at, and not counted
+        assert session.scalar(select(func.count()).select_from(LinkAttempt)) == GLOBAL_MAX_FAILURES
+        assert session.scalar(select(func.count()).select_from(ChannelIdentity)) == 0
+        assert session.scalars(select(LinkCode.used_at)).all() == [None]
+
+
+def test_linking_reopens_when_the_window_has_passed_and_old_failures_are_deleted(
+    store: sessionmaker[Session],
+) -> None:
+    now = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    with store.begin() as session:
+        for n in range(GLOBAL_MAX_FAILURES):
+            session.add(LinkAttempt(channel="callback", external_id=f"fake-{n}", at=now))
+    with store.begin() as session:
+        code = create_link_code(session=session, customer_id="C1", now=now)
+    with store.begin() as session, pytest.raises(LinkingPausedError):
+        redeem_link_code(session=session, code=code, channel="telegram", external_id="1", now=now)
+    later = now + FAILURE_WINDOW + dt.timedelta(minutes=1)
+    with store.begin() as session:
+        code = create_link_code(session=session, customer_id="C1", now=later)
+        assert redeem_link_code(session=session, code=code, channel="telegram", external_id="1", now=later)
+    with store() as session:
+        assert session.scalar(select(func.count()).select_from(LinkAttempt)) == 0
+
+
+async def test_linking_to_a_new_owner_and_unlinking_start_a_fresh_conversation(store: sessionmaker[Session]) -> None:
+    """Security review finding 9: the conversation of a messaging account that changed hands
+    went on with the earlier owner's messages. The action resets the slots and marks the
+    turn; inside Rasa the channel purges what came before it (``bot.channels.fresh_start``)."""
+    fresh = {"event": "reset_slots", "timestamp": None, "metadata": {FRESH_START: "linked"}}
+    code = await _code_for("C1")
+    events, messages = await run(ActionLinkAccount(), tracker("5550009", f"LINK {code}", channel="telegram"))
+    assert responses(messages) == ["utter_link_done"] and events == [fresh]
+
+    code = await _code_for("C1")  # the same owner links again: nothing to forget
+    events, _ = await run(ActionLinkAccount(), tracker("5550009", f"LINK {code}", channel="telegram"))
+    assert events == []
+
+    code = await _code_for("C2")  # the account changes hands
+    events, messages = await run(ActionLinkAccount(), tracker("5550009", f"LINK {code}", channel="telegram"))
+    assert messages[0]["name"] == "Bob" and events == [fresh]
+
+    events, _ = await run(ActionUnlinkAccount(), tracker("5550009", "unlink", channel="telegram"))
+    assert events == [fresh | {"metadata": {FRESH_START: "unlinked"}}]
+    events, messages = await run(ActionUnlinkAccount(), tracker("5550009", "unlink", channel="telegram"))
+    assert responses(messages) == ["utter_link_how"] and events == []  # nothing was linked: nothing changes

@@ -236,3 +236,7 @@ def base_url(console: Console) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
+
+
+# The console on the demo data as `make run` leaves it (customer intelligence pages and their browser test).
+from tests.console.demo_world import demo_console, demo_template  # noqa: E402, F401

@@ -12,8 +12,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, text
 
 from supportbot.console import __main__ as cli
-from supportbot.console.auth import authenticate
-from supportbot.store.console_models import ConsoleUser, ConversationNote, ConversationReview, ConversationTag
+from supportbot.console.auth import authenticate, start_session
+from supportbot.store.console_models import (
+    ConsoleSession,
+    ConsoleUser,
+    ConversationNote,
+    ConversationReview,
+    ConversationTag,
+)
 from supportbot.store.feedback_models import FeedbackFollowUp
 from supportbot.store.schema import Base
 from tests.console.conftest import Console, csrf_token, export, listed, transcript_path
@@ -220,3 +226,33 @@ def test_create_admin_from_the_command_line(
         user = authenticate(session=session, email="first.admin@lumen.example", password="a much longer password").user
         assert user is not None and user.role == "admin"
         assert session.scalar(select(func.count()).select_from(ConsoleUser).where(ConsoleUser.email.like("x@%"))) == 0
+
+
+def test_set_password_from_the_command_line_ends_the_accounts_sessions(
+    console: Console, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", console.settings.database_url)
+    cli.get_settings.cache_clear()
+    try:
+        monkeypatch.setattr("sys.stdin", io.StringIO("the first long password\n"))
+        assert cli.main(["create-user", "--email", "ana@lumen.example", "--role", "agent", "--password-stdin"]) == 0
+        with console.sessions.begin() as session:
+            user = authenticate(session=session, email="ana@lumen.example", password="the first long password").user
+            assert user is not None
+            start_session(session=session, user=user, hours=1)
+            assert session.scalar(select(func.count()).select_from(ConsoleSession)) >= 1
+            ana_id = user.id
+        monkeypatch.setattr("sys.stdin", io.StringIO("a second long password\n"))
+        assert cli.main(["set-password", "--email", "Ana@Lumen.example", "--password-stdin"]) == 0
+        assert "sessions have ended" in capsys.readouterr().out
+        monkeypatch.setattr("sys.stdin", io.StringIO("a third long password\n"))
+        assert cli.main(["set-password", "--email", "nobody@lumen.example", "--password-stdin"]) == 2
+        assert "no console user" in capsys.readouterr().err
+    finally:
+        cli.get_settings.cache_clear()
+    with console.sessions.begin() as session:
+        left = session.scalar(select(func.count()).select_from(ConsoleSession).where(ConsoleSession.user_id == ana_id))
+        assert left == 0
+        assert authenticate(session=session, email="ana@lumen.example", password="the first long password").user is None
+    with console.sessions.begin() as session:
+        assert authenticate(session=session, email="ana@lumen.example", password="a second long password").user

@@ -217,8 +217,13 @@ def test_birthday_form_rejects_a_bad_date_then_saves_a_good_one(stack: Stack, po
     assert "birthday" in ask.lower()
     retry = texts(stack.say(conversation, "30 february 1990", token=token))
     assert "doesn't exist" in retry
-    done = texts(stack.say(conversation, "4 july 1991", token=token))
-    assert "1991-07-04" in done
+    asked = texts(stack.say(conversation, "4 july 1991", token=token))
+    assert "Change your birthday to 4 July 1991?" in asked
+    with stack.sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None and customer.birthday != dt.date(1991, 7, 4)  # not before the yes
+    done = texts(stack.say(conversation, "yes", token=token))
+    assert "4 July 1991" in done
     with stack.sessions() as session:
         customer = session.get(Customer, customer_id)
         assert customer is not None and customer.birthday == dt.date(1991, 7, 4)

@@ -15,6 +15,22 @@ pytestmark = pytest.mark.rasa
 
 NLU_ACCURACY_THRESHOLD = 0.90
 """Held-out intent accuracy the assistant must keep; raise it as the pipeline improves."""
+CONFUSABLE_PAIRS = (
+    ("ask_renewal", "renew_now"),
+    ("ask_plan_options", "change_plan"),
+    ("ask_plan", "change_plan"),
+    ("ask_plan", "ask_plan_options"),
+    ("ask_loyalty", "redeem_points"),
+    ("nevermind", "deny"),
+    ("nevermind", "cancel_subscription"),
+    ("nevermind", "opt_out"),
+    ("update_birthday", "inform"),
+)
+"""Intents that read alike but mean different things: above all a question about a thing and
+the request to do it ("will it renew?" / "renew it"). A request only ever asks to confirm,
+so a confusion cannot change an account, but it answers the wrong thing."""
+PAIR_CONFUSION_THRESHOLD = 0.10
+"""Share of a pair's held-out examples (both intents) classified as the other intent of the pair."""
 
 
 UNUSED_RESPONSE = re.compile(r"UserWarning: The utterance '(\w+)' is not used in any story or rule")
@@ -82,3 +98,31 @@ def test_nlu_accuracy_on_the_held_out_set(rasa_test_run: RasaTest) -> None:
         f"macro-F1 {report['macro avg']['f1-score']:.3f}; {len(errors)} errors\n{confused}"
     )
     assert accuracy >= NLU_ACCURACY_THRESHOLD, confused
+
+
+def pair_confusion(report: dict, errors: list[dict], a: str, b: str) -> tuple[int, int, int]:
+    """(a read as b, b read as a, examples of a and b) on the held-out set."""
+    a_as_b = sum(1 for e in errors if e["intent"] == a and e["intent_prediction"]["name"] == b)
+    b_as_a = sum(1 for e in errors if e["intent"] == b and e["intent_prediction"]["name"] == a)
+    support = int(report.get(a, {}).get("support", 0)) + int(report.get(b, {}).get("support", 0))
+    return a_as_b, b_as_a, support
+
+
+def test_confusable_intents_are_told_apart_on_the_held_out_set(rasa_test_run: RasaTest) -> None:
+    out = rasa_test_run.out
+    report = json.loads((out / "intent_report.json").read_text())
+    errors_path = out / "intent_errors.json"
+    errors = json.loads(errors_path.read_text()) if errors_path.exists() else []
+    lines, too_confused = [], []
+    for a, b in CONFUSABLE_PAIRS:
+        a_as_b, b_as_a, support = pair_confusion(report, errors, a, b)
+        assert support > 0, f"no held-out examples of {a} or {b}"
+        rate = (a_as_b + b_as_a) / support
+        lines.append(f"  {a:>18} / {b:<20} {a_as_b:>2} + {b_as_a:>2} of {support:>3}  {rate:.3f}")
+        if rate > PAIR_CONFUSION_THRESHOLD:
+            too_confused.append(f"{a}/{b}")
+    print(
+        f"\nheld-out confusion between confusable intents (a read as b + b read as a, of all examples of"
+        f" both; threshold {PAIR_CONFUSION_THRESHOLD}):\n" + "\n".join(lines)
+    )
+    assert too_confused == [], too_confused

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime as action_runtime
 from actions.preferences import ActionOptOut
+from bot.channels.availability import REQUIRED
 from supportbot.outreach.planner import plan_day
 from supportbot.services.preferences import set_consent
 from supportbot.store.outreach_models import OutboxMessage
@@ -156,7 +157,7 @@ def test_a_day_already_over_in_the_customers_zone_is_not_planned(store: sessionm
 
 
 def _switch_on_telegram(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TELEGRAM_ACCESS_TOKEN", "TELEGRAM_BOT_NAME", "TELEGRAM_WEBHOOK_URL"):
+    for name in REQUIRED["telegram"].values():
         monkeypatch.setenv(name, f"test-{name.lower()}")
 
 

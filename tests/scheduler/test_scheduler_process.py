@@ -12,9 +12,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler import jobs, runtime
+from scheduler import handoff_job, intelligence_job, jobs, runtime
 from scheduler.cli import main
 from scheduler.process import DELIVER_JOB_ID, JOB_TABLE, PLAN_JOB_ID, add_startup_jobs, configure
+from scheduler.themes_job import THEMES_JOB_ID, themes_job
 from supportbot.settings import get_settings
 from supportbot.store.db import make_engine
 from supportbot.store.outreach_models import OutboxMessage, SchedulerLease
@@ -48,18 +49,33 @@ def start_and_stop(db_url: str) -> list[str]:
     return ids
 
 
+ALL_JOBS = sorted(
+    [
+        DELIVER_JOB_ID,
+        PLAN_JOB_ID,
+        THEMES_JOB_ID,
+        intelligence_job.REFRESH_JOB_ID,
+        intelligence_job.RETRAIN_JOB_ID,
+        handoff_job.ESCALATION_JOB_ID,
+    ]
+)
+
+
 def test_job_store_keeps_the_same_jobs_across_restarts(db_url: str) -> None:
-    assert start_and_stop(db_url) == [DELIVER_JOB_ID, PLAN_JOB_ID]
-    assert start_and_stop(db_url) == [DELIVER_JOB_ID, PLAN_JOB_ID]
+    assert start_and_stop(db_url) == ALL_JOBS
+    assert start_and_stop(db_url) == ALL_JOBS
     engine = make_engine(db_url)
     with engine.connect() as connection:
         stored = connection.execute(text(f"SELECT id FROM {JOB_TABLE} ORDER BY id")).scalars().all()
-    assert stored == [DELIVER_JOB_ID, PLAN_JOB_ID]  # replaced on restart, never duplicated
+    assert stored == ALL_JOBS  # replaced on restart, never duplicated
     persisted = {job.id: job for job in SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE).get_all_jobs()}
     plan = persisted[PLAN_JOB_ID]
     assert plan.func is jobs.plan_job and plan.args == (None,)
     assert (plan.coalesce, plan.max_instances, plan.misfire_grace_time) == (True, 1, 3600)
     assert persisted[DELIVER_JOB_ID].trigger.interval == dt.timedelta(seconds=30)
+    refresh = persisted[intelligence_job.REFRESH_JOB_ID]
+    assert refresh.func is intelligence_job.refresh_job and refresh.args == ()  # no credentials in the job store
+    assert persisted[THEMES_JOB_ID].func is themes_job
     engine.dispose()
 
 

@@ -213,6 +213,7 @@
   let historyNewest = 0;
   let liveSinceHistory = false;
   let lastSentAt = 0;
+  let agentName = null; // the person from support who has the conversation, if one does
   const queue = []; // {text, bubble} typed while not connected: sent after (re)connecting
 
   // ---------------------------------------------------------------------------
@@ -226,9 +227,33 @@
     for (const group of log.querySelectorAll("." + cls("replies"))) group.remove();
   }
 
+  /** A link button ("Open the article"): an <a> to an http(s) URL, never a message sent. */
+  function linkReply(reply) {
+    const href = safeHref(String(reply.url || ""));
+    if (!href || !/^https?:/.test(href)) return null; // javascript:, data:, mailto:... are not links here
+    const link = el("a", {
+      href,
+      target: "_blank",
+      rel: "noopener noreferrer",
+      className: cls("reply") + " " + cls("reply--link"),
+    });
+    link.textContent = String(reply.title || href);
+    return link;
+  }
+
+  function isLinkReply(reply) {
+    return reply.content_type === "web_url" || reply.type === "web_url" || (!!reply.url && !reply.payload);
+  }
+
   function quickReplies(replies) {
     const group = el("div", { className: cls("replies"), role: "group", "aria-label": "Suggested replies" });
     for (const reply of replies) {
+      if (!reply || typeof reply !== "object") continue;
+      if (isLinkReply(reply)) {
+        const link = linkReply(reply);
+        if (link) group.appendChild(link);
+        continue; // a link with a bad scheme is dropped, never sent as a message
+      }
       const title = String(reply.title || reply.payload || "");
       const payload = String(reply.payload || reply.title || "");
       if (!title || !payload) continue;
@@ -252,9 +277,10 @@
     return link;
   }
 
-  /** One message in the log. sender: "bot" | "user" | "notice". */
-  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome }) {
-    const who = sender === "user" ? "You" : sender === "bot" ? config.botName : "Notice";
+  /** One message in the log. sender: "bot" | "user" | "notice"; agent: the person who wrote a bot message. */
+  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome, agent }) {
+    const who =
+      sender === "user" ? "You" : agent ? agent + " from support" : sender === "bot" ? config.botName : "Notice";
     const bubble = el("div", { className: cls("bubble") });
     if (text) bubble.appendChild(richText(text));
     const media = attachment ? attachmentNode(attachment) : null;
@@ -268,11 +294,13 @@
           cls("message--" + sender),
           proactive ? cls("message--proactive") : "",
           welcome ? cls("message--welcome") : "",
+          agent ? cls("message--agent") : "",
         ].join(" "),
       },
       [el("span", { className: cls("sr-only"), text: who + ": " })],
     );
     if (proactive) item.appendChild(el("span", { className: cls("tag"), text: config.botName + " reached out" }));
+    if (agent) item.appendChild(el("span", { className: cls("author"), text: agent + " · support" }));
     item.appendChild(bubble);
     if (pending) item.appendChild(el("span", { className: cls("pending"), text: "Waiting for connection…" }));
     if (replies && replies.length) {
@@ -286,6 +314,7 @@
 
   function setTyping(on) {
     awaitingReply = on;
+    if (agentName) on = false; // a person answers at their own pace: no "typing" promise
     typing.hidden = !on;
     clearTimeout(typingTimer);
     if (on) typingTimer = setTimeout(() => setTyping(false), TYPING_TIMEOUT_MS);
@@ -318,9 +347,12 @@
     historyNewest = 0;
     let waiting = 0;
     const lastUser = messages.map((m) => m.sender).lastIndexOf("user");
+    agentName = null;
     messages.forEach((message, index) => {
       const sender = message.sender === "user" ? "user" : "bot";
+      if (message.agent && showAgentEvent(message.agent, message.text)) return;
       addMessage({
+        agent: message.agent ? message.agent.name : null,
         sender,
         text: message.text,
         // Buttons belong to the bot's latest turn; older ones were answered already.
@@ -342,16 +374,33 @@
     }
   }
 
+  /** "Ana from support joined" / "Ana left": a line in the log; true if it was one. */
+  function showAgentEvent(agent, text) {
+    const name = typeof agent.name === "string" ? agent.name : "";
+    if (agent.event !== "joined" && agent.event !== "left") return false;
+    agentName = agent.event === "joined" ? name : null;
+    frame.dataset.agent = agentName || "";
+    addMessage({ sender: "notice", text: typeof text === "string" ? text : name + " from support joined" });
+    return true;
+  }
+
   function onBotMessage(data) {
     if (!data || typeof data !== "object") return;
+    const agent = data.agent && typeof data.agent === "object" ? data.agent : null;
+    if (agent && showAgentEvent(agent, data.text)) {
+      setTyping(false);
+      liveSinceHistory = true;
+      return;
+    }
     let replies = null;
     if (Array.isArray(data.quick_replies)) replies = data.quick_replies;
     else if (Array.isArray(data.buttons)) replies = data.buttons;
     // Nothing asked from this page lately: the scheduler (or a person) reached out.
-    const proactive = !awaitingReply && Date.now() - lastSentAt > PROACTIVE_AFTER_MS;
+    const proactive = !agent && !awaitingReply && Date.now() - lastSentAt > PROACTIVE_AFTER_MS;
     setTyping(false);
     const item = addMessage({
       sender: "bot",
+      agent: agent && typeof agent.name === "string" ? agent.name : null,
       text: typeof data.text === "string" ? data.text : "",
       quickReplies: replies,
       attachment: data.attachment,

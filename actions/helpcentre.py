@@ -1,0 +1,130 @@
+"""Answering from the help centre: a short passage and the article's link, or "not sure".
+
+``action_answer_help`` reads the customer's latest text, retrieves from the help-centre
+index (``supportbot.helpcentre``), answers, and records the question (redacted) so the
+console can show what the help centre could not answer. It works the same for anonymous
+visitors: help articles are public. It reads no slot and sets none.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from numpy.typing import NDArray
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from actions.base import Events, StoreAction
+from actions.context import ActionContext
+from supportbot.feedback.redaction import default_redactor, redact_patterns
+from supportbot.helpcentre import service
+from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, HelpReply
+from supportbot.helpcentre.config import get_helpcentre_settings
+from supportbot.helpcentre.gaps import record_answer
+from supportbot.helpcentre.index import HelpIndexError
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = (
+    "I can't reach the help centre right now, sorry. You can browse it at {url}, or I can pass you to a person."
+)
+NO_QUESTION = "What would you like to know? Ask me in your own words, for example \u201chow do I export my notes?\u201d"
+
+
+LINK_CHANNELS = frozenset({"socketio"})
+"""Channels whose client shows a link button (the widget, ``bot/channels/link_buttons.py``);
+elsewhere the article's URL in the text is the link."""
+OPEN_ARTICLE = "Open the article"
+FALLBACK_RESPONSES = {"nlu_fallback": "utter_default", "out_of_scope": "utter_out_of_scope"}
+"""Messages the classifier did not place (or placed outside the assistant's scope) come here
+first (data/rules/general.yml): answered when the help centre is sure, otherwise the usual
+reply for that intent, not the help centre's "not sure" (a typo or "tell me a joke" is no
+content gap)."""
+
+
+def buttons_of(reply: HelpReply, *, channel: str | None = None) -> list[dict[str, str]]:
+    """The reply's buttons; on the widget the answer's article also as a link button."""
+    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    if channel in LINK_CHANNELS and reply.kind == "answer" and reply.article_url:
+        buttons.insert(0, {"title": OPEN_ARTICLE, "type": "web_url", "url": reply.article_url})
+    return buttons
+
+
+def redact(text: str) -> str:
+    """Names (spaCy) and patterns, as feedback is redacted; patterns alone if spaCy cannot load."""
+    try:
+        return default_redactor().redact(text)
+    except (OSError, ImportError):
+        logger.exception("redaction model unavailable; storing the question with pattern redaction only")
+        return redact_patterns(text)
+
+
+class ActionAnswerHelp(StoreAction):
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_answer_help"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        question = ctx.latest_text.strip()
+        intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        fallback = FALLBACK_RESPONSES.get(intent)
+        if not question or question.startswith("/"):
+            if fallback:
+                dispatcher.utter_message(response=fallback)
+            else:
+                dispatcher.utter_message(text=NO_QUESTION)
+            return []
+        try:
+            reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
+        except HelpIndexError as exc:
+            logger.error("help centre unavailable (conversation %s): %s", tracker.sender_id, exc)
+            if fallback:
+                dispatcher.utter_message(response=fallback)
+                return []
+            base = get_helpcentre_settings().public_base_url.rstrip("/")
+            dispatcher.utter_message(
+                text=UNAVAILABLE.format(url=f"{base}/help"),
+                buttons=[{"title": "Talk to a person", "payload": HANDOFF_PAYLOAD}],
+            )
+            return []
+        if fallback and reply.kind != "answer":
+            dispatcher.utter_message(response=fallback)
+            return []
+        dispatcher.utter_message(text=reply.text, buttons=buttons_of(reply, channel=ctx.conversation.channel))
+        self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
+        return []
+
+    def _record(
+        self,
+        *,
+        session: Session,
+        ctx: ActionContext,
+        tracker: Tracker,
+        question: str,
+        reply: HelpReply,
+        vector: NDArray[np.float32],
+    ) -> None:
+        """Keep the question for content gaps; a failure here never costs the customer the answer."""
+        retriever = service.get_retriever()
+        redacted = redact(question)
+        embedding = vector if redacted == question else retriever.encode(redacted)
+        try:
+            with session.begin_nested():
+                record_answer(
+                    session=session,
+                    conversation_id=tracker.sender_id,
+                    customer_id=ctx.customer_id,
+                    channel=ctx.conversation.channel or "unknown",
+                    question_redacted=redacted,
+                    reply=reply,
+                    embedding=embedding,
+                    embedding_model=retriever.embedder.name,
+                )
+        except SQLAlchemyError:
+            logger.exception("could not record a help-centre answer (conversation %s)", tracker.sender_id)

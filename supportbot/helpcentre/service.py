@@ -1,0 +1,53 @@
+"""The help centre as the action server uses it: one retriever per process, built on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from supportbot.feedback.embedding import SentenceTransformerEmbedder
+from supportbot.helpcentre.answers import HelpReply, compose_reply
+from supportbot.helpcentre.config import HelpCentreSettings, get_helpcentre_settings
+from supportbot.helpcentre.retrieval import Retriever
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+
+@lru_cache(maxsize=1)
+def get_retriever() -> Retriever:
+    """The process's retriever; nothing is loaded until the first question (or ``warm_up``)."""
+    settings = get_helpcentre_settings()
+    import torch  # already a dependency of sentence-transformers; imported here, never at import time
+
+    torch.set_num_threads(settings.torch_threads)
+    return Retriever(
+        index_path=settings.index_path, embedder=SentenceTransformerEmbedder(model=settings.embedding_model)
+    )
+
+
+def answer_question(
+    question: str, *, verified: bool, retriever: Retriever | None = None, settings: HelpCentreSettings | None = None
+) -> tuple[HelpReply, NDArray[np.float32]]:
+    """The reply for one question and the question's embedding. Raises ``HelpIndexError``
+    when there is no usable index (the caller tells the customer and a person)."""
+    settings = settings or get_helpcentre_settings()
+    retriever = retriever or get_retriever()
+    hits, vector = retriever.search(question, k=3)
+    reply = compose_reply(
+        question,
+        hits,
+        url_for=settings.article_url,
+        threshold=settings.answer_threshold,
+        lead=settings.answer_lead,
+        verified=verified,
+    )
+    return reply, vector
+
+
+def warm_up() -> None:
+    """Load the index and the embedding model now (the action server's start-up thread calls this)."""
+    retriever = get_retriever()
+    retriever.index()
+    retriever.encode("warm-up")

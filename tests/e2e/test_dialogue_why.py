@@ -1,0 +1,273 @@
+"""Issue 15's transcripts, replayed over HTTP against a real Rasa server, action server and store.
+
+Each test is one bullet of the issue's "Why", as a customer typed it on `make run`; each asserts
+what the customer reads *and* what the store holds: nothing renewed, nothing cancelled, no
+discount, no ticket made of a question, one handoff, unless the customer said yes to exactly
+that question.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from supportbot.store.dialogue_models import AccountChangeRequest
+from supportbot.store.models import Consent, Customer, LoyaltyAccount, Subscription, SupportInteraction
+from tests.conftest import Stack, texts
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a test asserts did or did not change."""
+
+    plan: str
+    status: str
+    renews_on: dt.date | None
+    discount_percent: int
+    birthday: dt.date | None
+    points: int | None
+    interactions: tuple[str, ...]
+
+
+class Chat:
+    def __init__(self, stack: Stack, customer_id: str) -> None:
+        self.stack = stack
+        self.customer_id = customer_id
+        self.sender = f"why{uuid.uuid4().hex[:10]}"
+        self.conversation = f"cust:{customer_id}:{self.sender}"
+
+    def say(self, text: str) -> str:
+        return texts(self.stack.say(self.sender, text, token=self.stack.token(self.customer_id)))
+
+    def messages(self, text: str) -> list[dict[str, Any]]:
+        return self.stack.say(self.sender, text, token=self.stack.token(self.customer_id))
+
+    def account(self) -> Account:
+        with self.stack.sessions() as session:
+            sub = session.scalars(
+                select(Subscription).where(Subscription.customer_id == self.customer_id).order_by(Subscription.id)
+            ).first()
+            assert sub is not None
+            customer = session.get(Customer, self.customer_id)
+            loyalty = session.get(LoyaltyAccount, self.customer_id)
+            kinds = session.scalars(
+                select(SupportInteraction.kind)
+                .where(SupportInteraction.customer_id == self.customer_id)
+                .order_by(SupportInteraction.id)
+            ).all()
+            return Account(
+                plan=sub.plan_code,
+                status=sub.status,
+                renews_on=sub.renews_on,
+                discount_percent=sub.discount_percent,
+                birthday=customer.birthday if customer else None,
+                points=loyalty.points if loyalty else None,
+                interactions=tuple(kinds),
+            )
+
+    def requests(self) -> list[tuple[str, str]]:
+        with self.stack.sessions() as session:
+            rows = session.scalars(
+                select(AccountChangeRequest)
+                .where(AccountChangeRequest.conversation_id == self.conversation)
+                .order_by(AccountChangeRequest.id)
+            ).all()
+            return [(r.kind, r.status) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def customers(stack: Stack) -> list[str]:
+    """Customers on Plus or Pro (the offer names a cheaper plan; Business is one to switch to), away from
+    the ones the other end-to-end tests use (the first eight and the last dozen)."""
+    with stack.sessions() as session:
+        ids = session.scalars(
+            select(Subscription.customer_id)
+            .where(
+                Subscription.status == "active",
+                Subscription.auto_renew.is_(True),
+                Subscription.renews_on.is_not(None),
+                Subscription.plan_code.in_(("plus", "pro")),
+                Subscription.discount_percent == 0,
+            )
+            .order_by(Subscription.customer_id)
+        ).all()
+    unique = list(dict.fromkeys(ids))[20:-20]
+    assert len(unique) >= 30
+    return unique
+
+
+def test_a_question_never_renews_and_requests_ask_first(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[0])
+    before = chat.account()
+    reply = chat.say("is my subscription going to auto renew soon")
+    assert "renews" in reply and "Done" not in reply
+    assert chat.account() == before
+
+    asked = chat.say("please renew my plan now")
+    assert "Renew your" in asked and "?" in asked and "Done" not in asked
+    assert chat.account() == before
+    asked = chat.say("switch me to the business plan")
+    assert "Switch from" in asked and "to Business" in asked
+    assert chat.account() == before
+    assert "no change" in chat.say("no")
+    assert chat.account() == before
+    assert chat.requests() == [("renew", "expired"), ("change_plan", "declined")]
+
+    chat.say("please renew my plan now")
+    done = chat.say("yes")
+    assert "Done! Your" in done and "is renewed" in done
+    after = chat.account()
+    assert after.renews_on is not None and before.renews_on is not None and after.renews_on > before.renews_on
+    assert after.interactions.count("renewal") == before.interactions.count("renewal") + 1
+    assert chat.requests()[-1] == ("renew", "confirmed")
+    assert "nothing is waiting for an answer" in chat.say("yes")  # a second yes renews nothing more
+    assert chat.account() == after
+
+
+def test_typing_no_cancel_does_what_the_no_cancel_button_does(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[1])
+    titles = [b["title"] for m in chat.messages("i want to cancel my subscription") for b in m.get("buttons") or []]
+    assert titles[0].startswith("Keep it with") and titles[1].startswith("Switch to") and titles[2] == "No, cancel"
+    reply = chat.say("No, cancel")
+    assert "Just to confirm: cancel your" in reply and "nothing changed" not in reply
+    assert chat.account().status == "active"
+    done = chat.say("Yes, cancel it")
+    assert "is cancelled" in done
+    after = chat.account()
+    assert (after.status, after.discount_percent) == ("cancelled", 0)
+    assert chat.requests() == [("retention_offer", "declined"), ("cancel", "confirmed")]
+
+
+def test_a_later_unrelated_yes_does_not_accept_an_old_offer(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[2])
+    before = chat.account()
+    assert "% off" in chat.say("i want to cancel my subscription")
+    assert "points" in chat.say("how many loyalty points do i have")
+    assert "order" in chat.say("what did i order last").lower()
+    reply = chat.say("yes")
+    assert "staying" not in reply and "nothing is waiting for an answer" in reply
+    assert chat.account() == before
+    assert chat.requests() == [("retention_offer", "expired")]
+
+
+def test_the_birthday_form_lets_go_and_uses_a_date_given_up_front(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[3])
+    before = chat.account()
+    assert "which year" in chat.say("my birthday is march 3")
+    reply = chat.say("stop sending me tips")
+    assert "no more usage tips" in reply and "Shall we get back to your birthday?" in reply
+    with stack.sessions() as session:
+        consent = session.get(Consent, (chat.customer_id, "tips"))
+        assert consent is not None and consent.granted is False
+    reply = chat.say("thanks")
+    assert "anything else" in reply.lower() and "Shall we get back to your birthday?" in reply
+    reply = chat.say("5")
+    assert "year as a number" in reply and "14 March 1990" not in reply
+    reply = chat.say("bye")
+    assert "left your birthday as it was" in reply
+    assert chat.account().birthday == before.birthday
+
+    asked = chat.say("please set my birthday to 14 March 1990")
+    assert "Change your birthday to 14 March 1990?" in asked and "What's your birthday" not in asked
+    assert chat.account().birthday == before.birthday
+    assert "15 March 1990?" in chat.say("sorry, I meant 15 March")
+    assert "15 March 1990" in chat.say("yes")
+    assert chat.account().birthday == dt.date(1990, 3, 15)
+
+
+def test_two_unreadable_answers_bring_an_offer_of_help_instead_of_the_same_question(
+    stack: Stack, customers: list[str]
+) -> None:
+    chat = Chat(stack, customers[4])
+    chat.say("i need to change my birthday")
+    chat.say("5")
+    reply = chat.say("purple")
+    assert "try your birthday once more, or would you rather talk to a person" in reply
+    reply = chat.say("Talk to a person")
+    assert "support team" in reply
+    assert chat.account().interactions[-1] == "handoff"
+
+
+def test_a_question_asked_instead_of_a_problem_description_is_answered_not_filed(
+    stack: Stack, customers: list[str]
+) -> None:
+    chat = Chat(stack, customers[5])
+    filed = chat.say("the app crashes when i open a note")
+    assert "logged it as P-" in filed and "describe" not in filed
+    assert "You're on the" in chat.say("wait, what plan am I on?")
+
+    vague = Chat(stack, customers[5])
+    assert "describe what's going wrong" in vague.say("something is wrong with the app")
+    reply = vague.say("wait, what plan am I on?")
+    assert "You're on the" in reply and "Shall we finish your problem report?" in reply
+    assert "logged it as P-" in vague.say("it crashes when I open a note")
+    with stack.sessions() as session:
+        reports = session.scalars(
+            select(SupportInteraction.summary).where(
+                SupportInteraction.conversation_id.in_((chat.conversation, vague.conversation)),
+                SupportInteraction.kind == "problem_report",
+            )
+        ).all()
+    assert sorted(reports) == ["it crashes when I open a note", "the app crashes when i open a note"]
+
+
+def test_while_waiting_for_a_person_a_greeting_is_answered_as_waiting(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[6])
+    with stack.sessions() as session:
+        customer = session.get(Customer, chat.customer_id)
+        assert customer is not None
+        first_name = customer.first_name
+    assert "support team" in chat.say("i want to talk to a person")
+    reply = chat.say("hello? anyone there?")
+    assert "in the queue for a person" in reply and f"Hi {first_name}!" not in reply
+    assert "already in the queue" in chat.say("can i speak to someone")
+    with stack.sessions() as session:
+        handoffs = session.scalars(
+            select(SupportInteraction.status).where(
+                SupportInteraction.conversation_id == chat.conversation, SupportInteraction.kind == "handoff"
+            )
+        ).all()
+    assert handoffs == ["open"]
+
+
+def test_points_are_redeemed_once_however_often_yes_is_tapped(stack: Stack, customers: list[str]) -> None:
+    with stack.sessions() as session:
+        customer_id = session.scalars(
+            select(LoyaltyAccount.customer_id)
+            .where(
+                LoyaltyAccount.customer_id.in_(customers[8:]),
+                LoyaltyAccount.points >= 400,
+                LoyaltyAccount.points < 1000,
+            )
+            .order_by(LoyaltyAccount.customer_id)
+        ).first()
+    assert customer_id is not None
+    chat = Chat(stack, customer_id)
+    before = chat.account()
+    assert before.points is not None
+    question = chat.messages("redeem my points for the stylus tips")
+    assert "Redeem 400 points for Stylus tips (6-pack)?" in texts(question)
+    assert chat.account() == before
+    yes = question[-1]["buttons"][0]["payload"]
+    assert "redeemed" in chat.say(yes)
+    assert "redeemed" not in chat.say(yes)  # the same tap again
+    after = chat.account()
+    assert after.points == before.points - 400
+    assert after.interactions.count("points_redemption") == before.interactions.count("points_redemption") + 1
+
+
+def test_a_new_session_forgets_an_open_question(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[7])
+    before = chat.account()
+    assert "Renew your" in chat.say("please renew my plan now")
+    chat.say("/session_start")
+    assert "nothing is waiting for an answer" in chat.say("yes")
+    assert chat.account() == before
+    assert chat.requests() == [("renew", "expired")]
