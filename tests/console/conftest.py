@@ -94,6 +94,13 @@ def console_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
         drop_postgres_store(made["postgresql"])
 
 
+@pytest.fixture(scope="session")
+def migrated_store(console_template: Callable[[str], str]) -> Path:
+    """The SQLite template (catalogue and staff), for fixtures that build their own store on it
+    (tests/console/demo_world.py, the handoff and help-centre tests' console)."""
+    return Path(console_template("sqlite"))
+
+
 def _databases(backend: str, template: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
     """(profile store URL, empty tracker store URL) for one test, on ``backend``."""
     if backend == "sqlite":
