@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,9 @@ import yaml
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from supportbot.console.auth import create_user
+from supportbot.console.relay import ConversationRelay
+from supportbot.console.takeover import HAND_BACK_LINE, Takeover
 from supportbot.identity import mint_customer_token
 from supportbot.outreach.config import DEFAULT_CONFIG_PATH, load_config
 from supportbot.outreach.delivery import Deliverer
@@ -29,6 +33,7 @@ from supportbot.outreach.rasa_client import RasaClient
 from supportbot.scaleout.services import run_services
 from supportbot.scaleout.stack import ScaledStack
 from supportbot.store.db import make_engine, session_factory
+from supportbot.store.models import SupportInteraction
 from supportbot.store.outreach_models import OutboxMessage
 from supportbot.store.perk_models import PerkGrant
 from tests.scale.traffic import Conversation, converse, tracker_turns, turn_problems
@@ -164,6 +169,83 @@ def test_a_proactive_message_reaches_a_socket_on_the_other_replica(
         assert (report.sent, report.failed) == (1, 0)
         greeting = customer.wait_for("bot_uttered", after=seen)
         assert "birthday" in greeting["text"].lower()
+
+
+def test_an_agents_reply_reaches_the_customers_socket_on_the_other_replica(
+    scaled: ScaledStack, sessions: sessionmaker[Session], tracker: Engine
+) -> None:
+    """Issue 17's takeover in the scaled mode: the console's relay reaches replica 0 only, the
+    customer's widget is connected to replica 1; the agent's join, message and hand-back reach it
+    (socket.io's Redis manager), with the agent's name, and the bot stays quiet in between."""
+    customer = "C000250"  # no other test of this module talks as this customer
+    with sessions.begin() as session:
+        agent = create_user(
+            session=session, email="ana.scaled@lumen.example", role="agent", password="correct horse battery staple"
+        )
+        agent.display_name = "Ana"
+        session.flush()
+        agent_id = agent.id
+    takeover = Takeover(
+        sessions=sessions,
+        relay=ConversationRelay(base_url=scaled.replica_url(0), token=scaled.secrets.api_token),
+    )
+    conversation = f"cust:{customer}:web"
+    with tab(scaled, 1, customer) as widget:
+        seen = len(widget.events)
+        widget.emit("user_uttered", {"message": "I'd like to talk to a person please"})
+        assert "support team" in widget.wait_for("bot_uttered", after=seen)["text"]
+        with sessions() as session:
+            handoff = session.scalar(
+                select(SupportInteraction).where(
+                    SupportInteraction.conversation_id == conversation, SupportInteraction.kind == "handoff"
+                )
+            )
+            assert handoff is not None and (handoff.status, handoff.channel) == ("open", "socketio")
+            handoff_id = handoff.id
+
+        seen = len(widget.events)
+        takeover.claim(handoff_id, agent_id)
+        joined = widget.wait_for("bot_uttered", after=seen)
+        assert joined["text"] == "Ana from support joined the conversation."
+        assert joined["agent"] == {"name": "Ana", "event": "joined"}
+
+        seen = len(widget.events)
+        widget.emit("user_uttered", {"message": "my sync stopped working"})
+        wait_until(
+            lambda: "my sync stopped working" in [t for t, _ in tracker_turns(tracker, conversation)],
+            timeout=120,
+            what="the customer's message in the paused conversation",
+        )
+        takeover.reply(handoff_id, agent_id, "Hi, I'm looking at your account now.")
+        reply = widget.wait_for("bot_uttered", after=seen)
+        assert reply["text"] == "Hi, I'm looking at your account now."  # the bot said nothing before it
+        assert reply["agent"] == {"name": "Ana", "event": "message"}
+
+        seen = len(widget.events)
+        takeover.hand_back(handoff_id, agent_id)
+        deadline = time.monotonic() + 60
+        while HAND_BACK_LINE not in [d.get("text") for n, d in widget.events[seen:] if n == "bot_uttered"]:
+            assert time.monotonic() < deadline, f"the hand-back never reached the widget: {widget.events[seen:]}"
+            widget.pump(1)
+        left = widget.wait_for("bot_uttered", after=seen)
+        assert left["agent"] == {"name": "Ana", "event": "left"}
+    by_agent = [
+        e
+        for _, events in tracker_turns(tracker, conversation)
+        for e in events
+        if e.get("event") == "bot" and (e.get("metadata") or {}).get("agent")
+    ]
+    assert [e["text"] for e in by_agent][:2] == [
+        "Ana from support joined the conversation.",
+        "Hi, I'm looking at your account now.",
+    ]
+    (while_paused,) = [
+        events for message, events in tracker_turns(tracker, conversation) if message == "my sync stopped working"
+    ]
+    paused = list(itertools.takewhile(lambda e: e.get("event") != "resume", while_paused))
+    spoken = [e for e in paused if e.get("event") == "bot"]
+    assert spoken and all((e.get("metadata") or {}).get("agent") for e in spoken)  # only Ana spoke until the resume
+    assert [e.get("text") for e in while_paused if e.get("event") == "bot"][-1] == HAND_BACK_LINE
 
 
 def test_two_replicas_take_turns_on_one_conversation(scaled: ScaledStack, tracker: Engine) -> None:
