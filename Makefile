@@ -8,10 +8,16 @@ export PYTHONPATH := $(CURDIR)
 # process imports TensorFlow, and compiling it again each time costs tens of seconds.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test envs train validate lint token outreach-plan outreach-status clean
+.PHONY: run run-scaled services test envs train validate lint token outreach-plan outreach-status clean
 
 run:            ## start the whole assistant on local defaults (SQLite, demo data)
 	@scripts/run.sh
+
+run-scaled:     ## the scaled mode: PostgreSQL, Redis, two Rasa replicas and two action servers behind nginx, scheduler and delivery workers (docs/DEPLOYMENT.md)
+	@scripts/run_scaled.sh
+
+services:       ## install (apt) and start PostgreSQL and Redis on loopback under var/services
+	@scripts/services.sh start
 
 test:           ## every test: lint, data validation, unit, action, NLU, conversation and end-to-end tests
 	@scripts/test.sh
@@ -49,6 +55,8 @@ clean:          ## remove local state (databases, models, results), keep the env
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DELIVER ?= 200
 BENCH_DELIVER_SECONDS ?= 120
+BENCH_PLAN_BACKENDS ?= sqlite,postgresql
+BENCH_PLAN_WORKERS ?= 2
 BENCH_THEMES_ARGS ?= --torch-threads 1   # as measured in docs/BENCHMARKS.md (faster on an overloaded machine)
 BENCH_BERTOPIC ?= 1
 BENCH_UMAP_VENV ?= /tmp/bench-umap-venv
@@ -86,8 +94,10 @@ bench-nlu: envs  ## our NLU pipeline vs Rasa's default on BANKING77 and CLINC150
 bench-load: envs train  ## conversation latency at N = 1, 8, 32: our stack (with and without bot.server's fix) and a bare `rasa init` bot
 	HF_HUB_OFFLINE=1 $(APP_PY) -m bench.load $(BENCH_LOAD_ARGS)
 
-bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers; deliver BENCH_DELIVER into Rasa
+bench-outreach: envs train  ## plan one day for BENCH_CUSTOMERS synthetic customers on SQLite and PostgreSQL; deliver BENCH_DELIVER into Rasa
+	@scripts/services.sh start
 	HF_HUB_OFFLINE=1 $(APP_PY) bench/outreach_plan.py --customers $(BENCH_CUSTOMERS) \
+	  --backends $(BENCH_PLAN_BACKENDS) --workers $(BENCH_PLAN_WORKERS) \
 	  --deliver $(BENCH_DELIVER) --deliver-seconds $(BENCH_DELIVER_SECONDS) $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 
 BENCH_CHURN_ARGS ?=

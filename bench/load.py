@@ -15,6 +15,9 @@ Stacks (started here on 127.0.0.1, stopped at the end; traffic goes nowhere else
   the 300 demo customers take turns.
 - ``ours-plain``: the same stack served by Rasa's own ``rasa run`` instead of
   ``python -m bot.server`` (bot/server.py), to measure that fix in the same run.
+- ``scaled``: the scaled stack of docs/DEPLOYMENT.md (two Rasa replicas and two action servers
+  behind nginx, PostgreSQL tracker and profile stores, the Redis lock store and socket.io queue),
+  the same conversations as ``ours``, through nginx.
 - ``bare``: ``rasa init --no-prompt`` in a temporary folder (Rasa's starter bot, trained by
   ``rasa init`` itself), served by ``rasa run`` with its REST channel; conversations of the
   starter's own stories: greet, "I am sad", "yes", goodbye. Random sender ids.
@@ -23,7 +26,8 @@ Load: for each N in ``--levels``, N virtual users each hold one conversation at 
 send the next turn as soon as the previous answer arrives (no think time: this measures
 capacity); a level ends after ``--seconds`` or ``--turns`` turns, whichever comes first.
 A first conversation per stack, before any level, warms the models and is not counted.
-Per level: turns, errors, turns per second, p50/p95/p99 latency per turn type and overall.
+Per level: turns, errors, turns per second, p50/p95/p99 latency per turn type and overall, and
+each server's CPU time per turn (``cpu_ms_per_turn``, from /proc; PostgreSQL's too for ``scaled``).
 Results are appended to ``bench-results/load.json`` (``--out``) after every level.
 
 Profiling: ``--profile-with PATH_TO_PY_SPY`` samples every server of a stack with py-spy
@@ -93,12 +97,71 @@ class Target:
     next_conversation: Callable[[], tuple[str, dict[str, Any]]]
     servers: list[Server] = field(default_factory=list)
     cleanup: list[Path] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+        for done in self.on_stop:
+            done()
         for path in self.cleanup:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def start_scaled(model: Path, work: Path) -> Target:
+    """The scaled stack (``supportbot.scaleout``: two Rasa replicas and two action servers behind
+    nginx, PostgreSQL and Redis from ``scripts/services.sh``) on fresh databases with the demo data,
+    exactly as ``make run-scaled`` and tests/scale start it; the load goes through nginx."""
+    from supportbot.scaleout.services import drop_database, ensure_services
+    from supportbot.scaleout.stack import Ports, Secrets, start_scaled_stack
+
+    services = ensure_services()
+    names = ("bench_scaled_profile", "bench_scaled_tracker")
+    stack = start_scaled_stack(
+        services=services,
+        model=model,
+        workdir=work,
+        ports=Ports.free(),
+        stack_secrets=Secrets.fresh(),
+        profile_db=names[0],
+        tracker_db=names[1],
+    )
+    conversations = itertools.count()
+    secret = stack.secrets.customer_token_secret
+
+    def next_conversation() -> tuple[str, dict[str, Any]]:
+        n = next(conversations)
+        token = mint_customer_token(customer_id=f"C{n % CUSTOMER_COUNT + 1:06d}", secret=secret, ttl_seconds=3600)
+        return f"load-{n}", {"customer_token": token}
+
+    def drop_databases() -> None:
+        for name in names:
+            drop_database(services, name)
+
+    target = Target("scaled", stack.rasa_url, OURS_SCRIPT, next_conversation, list(stack.servers.values()))
+    target.on_stop.append(drop_databases)
+    return target
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(target: Target) -> dict[str, float]:
+    """CPU seconds so far of every server of the stack (and of PostgreSQL, for the scaled stack)."""
+    found = {s.name: cpu for s in target.servers if (cpu := cpu_seconds(s.process.pid)) is not None}
+    if target.name == "scaled":
+        from bench.outreach_plan import postgres_server_cpu
+
+        postgres = postgres_server_cpu()
+        if postgres is not None:
+            found["postgresql"] = postgres
+    return found
 
 
 def start_ours(model: Path, work: Path, *, plain_rasa: bool = False) -> Target:
@@ -245,7 +308,7 @@ def line(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32")
-    parser.add_argument("--stacks", default="ours,ours-plain,bare")
+    parser.add_argument("--stacks", default="ours,scaled,bare")
     parser.add_argument("--seconds", type=float, default=120, help="at most this long per level")
     parser.add_argument("--turns", type=int, default=1500, help="at most this many turns per level")
     parser.add_argument("--model", type=Path, help="our model (default: the newest in models/)")
@@ -279,10 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix=f"bench-load-{stack}-"))
         if stack in ("ours", "ours-plain"):
             target = start_ours(args.model or newest_model(), work, plain_rasa=stack == "ours-plain")
+        elif stack == "scaled":
+            target = start_scaled(args.model or newest_model(), work)
         elif stack == "bare":
             target = start_bare(work)
         else:
-            raise SystemExit(f"unknown stack {stack!r}: ours, ours-plain or bare")
+            raise SystemExit(f"unknown stack {stack!r}: ours, ours-plain, scaled or bare")
         target.cleanup.append(work)
         try:
             print(f"[{now()}] {stack}: warm-up conversation", flush=True)
@@ -293,7 +358,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{now()}] {stack}: {users} concurrent conversations", flush=True)
                 if profiler and users == profile_level:
                     profiler.start(target, users, args.seconds)
+                cpu_before = server_cpu(target)
                 result = asyncio.run(run_level(target, users, seconds=args.seconds, max_turns=args.turns))
+                cpu_after = server_cpu(target)
+                result["cpu_ms_per_turn"] = {
+                    name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(result["turns_ok"], 1), 1)
+                    for name in cpu_before
+                    if name in cpu_after
+                }
                 if profiler and users == profile_level:
                     result["profile"] = {path.name: hot_spots(path) for path in profiler.finish()}
                     print_profile(result["profile"])

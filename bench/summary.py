@@ -238,35 +238,54 @@ def outreach(name: str = "outreach.json") -> Section | None:
     data = _load(name)
     if data is None:
         return None
-    plan = data["plan"]
-    report = plan["report"]
+    # One plan per backend since issue 19 (``plans``); older files hold one SQLite ``plan``.
+    plans = data.get("plans") or [{"backend": "sqlite", **data["plan"], "db_mib": data.get("db_mib")}]
     section = Section(
         "Proactive outreach",
         name,
-        [f"Run {data.get('started', '?')}, {data.get('cpus')} CPUs, load at start {data.get('load_avg_start')}."],
+        [
+            f"Run {data.get('started', '?')}, {data.get('cpus')} CPUs, load at start {data.get('load_avg_start')}"
+            + (f": `{data['command']}`." if data.get("command") else ".")
+        ],
         [
             "customers",
+            "backend",
+            "workers",
             "generate s",
             "plan wall s",
             "plan CPU s",
+            "server CPU s",
             "plan peak RSS MiB",
             "planned",
             "skipped",
             "database MiB",
+            "load",
         ],
-        [
+    )
+    for plan in plans:
+        report = plan["report"]
+        section.rows.append(
             [
                 f"{data['customers']:,}",
-                str(data.get("generate_seconds") or "reused"),
+                plan["backend"],
+                str(plan.get("workers") or 1),
+                str(plan.get("generate_seconds") or data.get("generate_seconds") or "reused"),
                 str(plan["seconds"]),
                 str(plan.get("cpu_seconds", "?")),
+                str(plan.get("server_cpu_seconds") or "–"),
                 str(plan["peak_rss_mib"]),
                 f"{sum(report['planned'].values()):,}",
                 f"{sum(report['skipped'].values()):,}",
-                str(data["db_mib"]),
+                str(plan.get("db_mib", "?")),
+                str((plan.get("load_avg_before") or data.get("load_avg_start") or ["?"])[0]),
             ]
-        ],
-    )
+        )
+    if "decisions_identical" in data:
+        digests = sorted({str(p.get("decisions_sha256", "?"))[:12] for p in plans})
+        section.notes.append(
+            f"Decisions (SHA-256 of every outbox row's decision columns): {', '.join(digests)}; "
+            f"identical on every backend: {'yes' if data['decisions_identical'] else 'NO'}."
+        )
     delivery = data.get("delivery")
     if delivery:
         section.notes.append(

@@ -3,11 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$(pwd)" HF_HUB_OFFLINE=1
-# The environments (pip), Chromium (apt) and the widget's bundle (npm) are independent and
-# mostly wait on downloads and unpacking: prepare them side by side, fail if any failed.
+# The environments (pip), Chromium (apt), PostgreSQL and Redis (apt, then started on loopback
+# under var/services: the store tests run on SQLite and on PostgreSQL, the scaled-stack tests on
+# both servers) and the widget's bundle (npm) are independent and mostly wait on downloads and
+# unpacking: prepare them side by side, fail if any failed. The two apt users take turns (one
+# dpkg lock).
 pids=()
 scripts/envs.sh & pids+=($!)
-scripts/system.sh & pids+=($!)
+{ scripts/system.sh && scripts/services.sh start; } & pids+=($!)
 scripts/widget.sh & pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

@@ -11,13 +11,18 @@ import atexit
 import csv
 import datetime as dt
 import json
+import os
 import shutil
 import tempfile
+import uuid
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
+from supportbot.scaleout.services import Services, create_database, drop_database, ensure_services
 from supportbot.store.db import make_engine, session_factory
 from supportbot.store.demo import seed_catalogue
 from supportbot.store.import_records import FLAT_FIELDS
@@ -142,6 +147,81 @@ def migrated_store(path: Path, *, catalogue: bool = True) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_template(catalogue=catalogue), path)
     return f"sqlite:///{path}"
+
+
+# ---------------------------------------------------------------------------
+# The same stores on PostgreSQL (scripts/services.sh runs the server).
+# ---------------------------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+"""Every store test runs on both (the ``store_backend`` fixture in tests/conftest.py)."""
+_PG_TEMPLATES: dict[bool, str] = {}
+
+
+@lru_cache(maxsize=1)
+def postgres() -> Services:
+    """The test PostgreSQL server, started by ``scripts/services.sh`` if it is not running.
+
+    ``scripts/test.sh`` starts it before pytest; a test run by hand starts it here. A server
+    that cannot be installed or started fails every PostgreSQL test with the script's output:
+    it is never a skip."""
+    services = ensure_services(timeout=900)
+    _drop_leftovers(services)
+    return services
+
+
+def _drop_leftovers(services: Services) -> None:
+    """Databases of test processes that died before their clean-up (named ``t<pid>_...``)."""
+    import psycopg
+
+    with psycopg.connect(services.postgres_dsn(), autocommit=True) as connection:
+        names = [row[0] for row in connection.execute("SELECT datname FROM pg_database WHERE datname ~ '^t[0-9]+_'")]
+    for name in names:
+        pid = int(name[1:].split("_", 1)[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            drop_database(services, name)
+        except PermissionError:
+            continue
+
+
+def new_database_name() -> str:
+    return f"t{os.getpid()}_{uuid.uuid4().hex[:16]}"
+
+
+def _pg_template(*, catalogue: bool) -> str:
+    """A PostgreSQL database migrated to head (and seeded), built once per test process:
+    each test gets ``CREATE DATABASE ... TEMPLATE`` of it, the server's own file copy."""
+    if catalogue not in _PG_TEMPLATES:
+        services = postgres()
+        name = f"t{os.getpid()}_template_{'catalogue' if catalogue else 'bare'}"
+        url = create_database(services, name, replace=True)
+        upgrade_database(url=url)
+        if catalogue:
+            engine = make_engine(url, poolclass=NullPool)  # no connection may stay open on a template
+            with session_factory(engine).begin() as session:
+                seed_catalogue(session=session)
+            engine.dispose()
+        atexit.register(drop_database, services, name)
+        _PG_TEMPLATES[catalogue] = name
+    return _PG_TEMPLATES[catalogue]
+
+
+def postgres_database(*, template: str | None = None) -> tuple[str, str]:
+    """A new PostgreSQL database (empty, or a copy of database ``template``): (its URL, its name)."""
+    name = new_database_name()
+    return create_database(postgres(), name, template=template), name
+
+
+def postgres_store(*, catalogue: bool = True) -> tuple[str, str]:
+    """A fresh PostgreSQL store migrated to head (with the catalogue unless ``catalogue=False``):
+    (its URL, its database name for :func:`drop_postgres_store`)."""
+    return postgres_database(template=_pg_template(catalogue=catalogue))
+
+
+def drop_postgres_store(name: str) -> None:
+    drop_database(postgres(), name)
 
 
 def prepared_store(path: Path) -> sessionmaker[Session]:

@@ -14,7 +14,8 @@ connects, and nothing the client sends later can change it:
   server did not sign (say, a REST client's sender id) never resumes anything.
 
 The socket joins exactly that room. Bot messages, including proactive ones sent
-through ``trigger_intent?output_channel=socketio``, are emitted to the room.
+through ``trigger_intent?output_channel=socketio``, are emitted to the room; with several
+Rasa replicas, through Redis to the room on every replica (``client_manager_from_environment``).
 
 A verified identity lasts as long as its token: every event re-checks the token's
 ``exp``. After it, a message is refused with ``reauth_required`` and the widget
@@ -35,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import time
@@ -45,7 +47,7 @@ from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
 from bot.channels.link_buttons import LinkButtonOutput, quick_replies
@@ -191,6 +193,28 @@ def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGE
     return messages[-limit:]
 
 
+REDIS_URL_VARIABLE = "SUPPORTBOT_SOCKETIO_REDIS_URL"
+"""Set (``redis://:password@host:port/db``) when several Rasa replicas serve the widget."""
+REDIS_CHANNEL = "lumen-socketio"
+
+
+def client_manager_from_environment() -> Optional[AsyncRedisManager]:
+    """python-socketio's Redis message queue when ``SUPPORTBOT_SOCKETIO_REDIS_URL`` is set.
+
+    A socket's room lives in the replica it is connected to. With the queue, an emit to a room
+    is delivered to that replica's sockets at once and published to every other replica, which
+    delivers it to theirs: a proactive message or an answer handled by one replica reaches the
+    customer's tabs on all of them. Without it (one Rasa process) rooms stay in this process.
+    While Redis is away, this replica's own sockets still get everything; the others catch up
+    from the history when they reconnect, and the queue reconnects by itself.
+    """
+    url = os.environ.get(REDIS_URL_VARIABLE)
+    if not url:
+        return None
+    options = {"socket_connect_timeout": 5, "socket_keepalive": True, "health_check_interval": 15}
+    return AsyncRedisManager(url, channel=REDIS_CHANNEL, redis_options=options)
+
+
 class VerifiedSocketIOInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -242,6 +266,7 @@ class VerifiedSocketIOInput(InputChannel):
             async_mode="sanic",
             cors_allowed_origins=self.cors_allowed_origins,
             max_http_buffer_size=MAX_SOCKET_MESSAGE_BYTES,
+            client_manager=client_manager_from_environment(),
         )
         blueprint = _AppAwareBlueprint(self, sio, self.socketio_path, "verified_socketio_webhook", __name__)
         self.sio = sio

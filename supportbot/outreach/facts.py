@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Connection, Select, String, and_, bindparam, case, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from bot.channels.availability import configured_channels
 from supportbot.outreach.config import OutreachConfig
 from supportbot.outreach.rules import History
-from supportbot.outreach.selection import CustomerFacts, LinkedIdentity, SubscriptionFacts, choose_route
+from supportbot.outreach.selection import CustomerFacts, LinkedIdentity, SubscriptionFacts, choose_route, web_route
 from supportbot.outreach.timing import day_window, zone
 from supportbot.store.models import (
     ChannelIdentity,
@@ -40,9 +41,72 @@ from supportbot.store.repo import DiscountView, best_discount, price_after
 PENDING = ("planned", "sending")
 
 
-def customer_id_batches(*, session: Session, batch_size: int, after: str = "") -> list[str]:
-    """The next ``batch_size`` customer ids after ``after`` (keyset pagination: no OFFSET scans)."""
-    return list(session.scalars(select(Customer.id).where(Customer.id > after).order_by(Customer.id).limit(batch_size)))
+def customer_id_batches(*, session: Session, batch_size: int, after: str = "", until: str | None = None) -> list[str]:
+    """The next ``batch_size`` customer ids after ``after`` (and up to ``until``, when given; keyset
+    pagination: no OFFSET scans)."""
+    query = select(Customer.id).where(Customer.id > after)
+    if until is not None:
+        query = query.where(Customer.id <= until)
+    return list(session.connection().scalars(query.order_by(Customer.id).limit(batch_size)))
+
+
+def customer_id_shards(*, session: Session, shards: int) -> list[tuple[str, str | None]]:
+    """``shards`` contiguous (after, until] ranges of customer ids of about equal size, for
+    planning in several processes at once; the last one is open-ended (``until`` None)."""
+    connection = session.connection()
+    total = connection.scalar(select(func.count()).select_from(Customer)) or 0
+    bounds = [""]
+    for k in range(1, shards):
+        bound = connection.scalar(select(Customer.id).order_by(Customer.id).offset(total * k // shards).limit(1))
+        if bound is not None and bound > bounds[-1]:
+            bounds.append(bound)
+    return [(lo, hi) for lo, hi in zip(bounds, [*bounds[1:], None], strict=True)]
+
+
+def _key_is_one_of(column: Any, keys: Sequence[str], dialect: str) -> Any:
+    """``column IN keys``; on PostgreSQL ``= ANY(array)``: one parameter instead of thousands
+    (rendering and sending 5,000 parameters per batch was a fifth of PostgreSQL planning)."""
+    if dialect == "postgresql":
+        return column == func.any(bindparam("keys", list(keys), type_=postgresql.ARRAY(String)))
+    return column.in_(keys)
+
+
+def _rows(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The statement's rows as plain tuples, each value converted by its column type's own
+    result processor (so exactly what ``.all()`` would give), without SQLAlchemy's per-row
+    objects: for the planner's queries those cost four times the database's own work
+    (measured on PostgreSQL: 12 ms against 3 ms for a batch of 5,000 customers).
+    A value that repeats (a date, a time zone's quiet hours) is converted once."""
+    result = connection.execute(statement)
+    try:
+        cursor = result.cursor
+        raw: list[tuple[Any, ...]] = list(cursor.fetchall())
+        description = cursor.description
+    finally:
+        result.close()
+    dialect = connection.dialect
+    processors: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = []
+    for i, column in enumerate(statement.selected_columns):
+        processor = column.type.dialect_impl(dialect).result_processor(dialect, description[i][1])
+        if processor is not None:
+            processors.append((i, processor, {}))
+    if not processors or not raw:
+        return raw
+    rows = []
+    for row in raw:
+        values = list(row)
+        for i, convert, seen in processors:
+            value = values[i]
+            if value is not None:
+                converted = seen.get(value, _MISSING)
+                if converted is _MISSING:
+                    converted = seen[value] = convert(value)
+                values[i] = converted
+        rows.append(tuple(values))
+    return rows
+
+
+_MISSING = object()
 
 
 def _span(column: Any, ids: Sequence[str]) -> Any:
@@ -68,9 +132,10 @@ def _status() -> Any:
     return func.coalesce(OutboxMessage.status, "")
 
 
-def _perk_discounts(session: Session, ids: Sequence[str]) -> dict[int, list[DiscountView]]:
+def _perk_discounts(connection: Connection, ids: Sequence[str]) -> dict[int, list[DiscountView]]:
     """Perk discounts of the batch's subscriptions, by subscription id."""
-    rows = session.execute(
+    rows = _rows(
+        connection,
         select(
             SubscriptionDiscount.subscription_id,
             SubscriptionDiscount.basis_points,
@@ -79,7 +144,7 @@ def _perk_discounts(session: Session, ids: Sequence[str]) -> dict[int, list[Disc
             SubscriptionDiscount.reason,
         )
         .join(Subscription, Subscription.id == SubscriptionDiscount.subscription_id)
-        .where(_span(Subscription.customer_id, ids))
+        .where(_span(Subscription.customer_id, ids)),
     )
     found: dict[int, list[DiscountView]] = {}
     for sub_id, basis_points, starts_on, until, reason in rows:
@@ -87,10 +152,11 @@ def _perk_discounts(session: Session, ids: Sequence[str]) -> dict[int, list[Disc
     return found
 
 
-def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, SubscriptionFacts]:
+def _subscriptions(connection: Connection, ids: Sequence[str]) -> dict[str, SubscriptionFacts]:
     """Each customer's current subscription, by ``repo.current_subscription``'s rule:
     the newest not cancelled, else the newest cancelled."""
-    rows = session.execute(
+    rows = _rows(
+        connection,
         select(
             Subscription.customer_id,
             Subscription.id,
@@ -107,19 +173,24 @@ def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, Subscripti
         )
         .join(Plan, Plan.code == Subscription.plan_code)
         .where(_span(Subscription.customer_id, ids))
-        .order_by(Subscription.customer_id, Subscription.id.desc())
+        .order_by(Subscription.customer_id, Subscription.id.desc()),
     )
     chosen: dict[str, SubscriptionFacts] = {}
-    perk_discounts = _perk_discounts(session, ids)
+    perk_discounts = _perk_discounts(connection, ids)
+    feature_sets: dict[str | None, frozenset[str]] = {}
+    """A plan's feature list, split once per batch instead of once per subscription."""
     for cid, sid, code, name, features, status, renews_on, auto, price, disc, disc_until, currency in rows:
         current = chosen.get(cid)
         if current is not None and (current.status != "cancelled" or status == "cancelled"):
             continue
+        plan_features = feature_sets.get(features)
+        if plan_features is None:
+            plan_features = feature_sets[features] = frozenset(f for f in (features or "").split(",") if f)
         chosen[cid] = SubscriptionFacts(
             id=sid,
             plan_code=code,
             plan_name=name,
-            plan_features=frozenset(f for f in (features or "").split(",") if f),
+            plan_features=plan_features,
             status=status,
             renews_on=renews_on,
             auto_renew=auto,
@@ -136,16 +207,18 @@ def _subscriptions(session: Session, ids: Sequence[str]) -> dict[str, Subscripti
     return chosen
 
 
-@dataclass
-class _Bag:
-    used: set[str]
-    consents: dict[str, bool]
-    identities: list[LinkedIdentity]
-    handoffs: list[tuple[int, dt.datetime]]
-    tips: set[str]
-    last_tip_day: dt.date | None = None
-    orders_total: int = 0
-    orders_recent: int = 0
+_NO_CONSENTS: Mapping[str, bool] = MappingProxyType({})
+
+
+class _Interned(dict[frozenset[str], frozenset[str]]):
+    """One frozenset object per distinct set of features (a batch has a few dozen distinct sets):
+    less memory, and the hash that selection's caches use is computed once per set."""
+
+    def of(self, items: set[str] | None) -> frozenset[str]:
+        if not items:
+            return frozenset()
+        key = frozenset(items)
+        return self.setdefault(key, key)
 
 
 def load_facts(
@@ -161,68 +234,81 @@ def load_facts(
 
     ``channels_on``: the messaging channels switched on (default: from the environment,
     as the Rasa server decides, ``bot.channels.availability``); links to others are ignored.
+
+    Core statements on the session's connection (no ORM row handling), and per-table dicts
+    filled only for customers that have rows there: most customers have no consent rows,
+    links, handoffs, orders or tips, and planning a million customers is mostly this loop.
     """
     if not ids:
         return []
     if channels_on is None:
         channels_on = frozenset(configured_channels())
-    bags = {cid: _Bag(set(), {}, [], [], set()) for cid in ids}
-    for cid, feature in session.execute(
+    connection = session.connection()
+    wanted = set(ids)
+    used: dict[str, set[str]] = {}
+    for cid, feature in _rows(
+        connection,
         select(FeatureUsage.customer_id, FeatureUsage.feature).where(
             _span(FeatureUsage.customer_id, ids), FeatureUsage.uses_last_30d > 0
-        )
+        ),
     ):
-        if cid in bags:
-            bags[cid].used.add(feature)
-    for cid, kind, granted in session.execute(
-        select(Consent.customer_id, Consent.kind, Consent.granted).where(_span(Consent.customer_id, ids))
+        used.setdefault(cid, set()).add(feature)
+    consents: dict[str, dict[str, bool]] = {}
+    for cid, kind, granted in _rows(
+        connection, select(Consent.customer_id, Consent.kind, Consent.granted).where(_span(Consent.customer_id, ids))
     ):
-        if cid in bags:
-            bags[cid].consents[kind] = granted
-    for cid, channel, external_id, seen, linked in session.execute(
+        consents.setdefault(cid, {})[kind] = granted
+    identities: dict[str, list[LinkedIdentity]] = {}
+    for cid, channel, external_id, seen, linked in _rows(
+        connection,
         select(
             ChannelIdentity.customer_id,
             ChannelIdentity.channel,
             ChannelIdentity.external_id,
             ChannelIdentity.last_seen_at,
             ChannelIdentity.linked_at,
-        ).where(_span(ChannelIdentity.customer_id, ids))
+        ).where(_span(ChannelIdentity.customer_id, ids)),
     ):
-        if cid in bags:
-            bags[cid].identities.append(LinkedIdentity(channel, external_id, seen, linked))
+        identities.setdefault(cid, []).append(LinkedIdentity(channel, external_id, seen, linked))
     since = now - dt.timedelta(hours=config.campaigns.csat_followup.within_hours)
-    for owner, iid, closed_at in session.execute(
+    handoffs: dict[str, list[tuple[int, dt.datetime]]] = {}
+    for owner, iid, closed_at in _rows(
+        connection,
         select(SupportInteraction.customer_id, SupportInteraction.id, SupportInteraction.closed_at).where(
             _span(SupportInteraction.customer_id, ids),
             SupportInteraction.kind == "handoff",
             SupportInteraction.status == "closed",
             SupportInteraction.closed_at >= since,
-        )
+        ),
     ):
-        if owner in bags and closed_at is not None:
-            bags[owner].handoffs.append((iid, closed_at))
+        if owner is not None and closed_at is not None:
+            handoffs.setdefault(owner, []).append((iid, closed_at))
     # Orders "recent" by UTC days: a milestone a few hours early or late is harmless.
     window_start = dt.datetime.combine(
         day - dt.timedelta(days=config.campaigns.loyalty_milestone.window_days - 1), dt.time(0), tzinfo=dt.UTC
     )
-    for cid, total, recent in session.execute(
+    orders: dict[str, tuple[int, int]] = {}
+    for cid, total, recent in _rows(
+        connection,
         select(
             Order.customer_id,
             func.count(),
             func.sum(case((Order.placed_at >= window_start, 1), else_=0)),
         )
         .where(_span(Order.customer_id, ids), Order.status.not_in(("cancelled", "returned")))
-        .group_by(Order.customer_id)
+        .group_by(Order.customer_id),
     ):
-        if cid in bags:
-            bags[cid].orders_total, bags[cid].orders_recent = int(total), int(recent or 0)
-    for cid, tip_id in session.execute(
-        select(OutreachTipSent.customer_id, OutreachTipSent.tip_id).where(_span(OutreachTipSent.customer_id, ids))
+        orders[cid] = (int(total), int(recent or 0))
+    tips: dict[str, set[str]] = {}
+    for cid, tip_id in _rows(
+        connection,
+        select(OutreachTipSent.customer_id, OutreachTipSent.tip_id).where(_span(OutreachTipSent.customer_id, ids)),
     ):
-        if cid in bags:
-            bags[cid].tips.add(tip_id)
+        tips.setdefault(cid, set()).add(tip_id)
     tip_horizon = day - dt.timedelta(days=config.campaigns.usage_tip.interval_days + 1)
-    for cid, ref, status, local_day in session.execute(
+    last_tip_day: dict[str, dt.date] = {}
+    for cid, ref, status, local_day in _rows(
+        connection,
         select(
             OutboxMessage.customer_id, OutboxMessage.content_ref, OutboxMessage.status, OutboxMessage.local_day
         ).where(
@@ -232,26 +318,39 @@ def load_facts(
             # record per interval, not one a day) but do not use the tip up.
             _status().in_((*PENDING, "sent", "skipped")),
             or_(_status().in_(PENDING), OutboxMessage.local_day >= tip_horizon),
-        )
+        ),
     ):
-        bag = bags.get(cid)
-        if bag is None:
-            continue
         if status in PENDING and ref:
-            bag.tips.add(ref)
-        if bag.last_tip_day is None or local_day > bag.last_tip_day:
-            bag.last_tip_day = local_day
+            tips.setdefault(cid, set()).add(ref)
+        last = last_tip_day.get(cid)
+        if last is None or local_day > last:
+            last_tip_day[cid] = local_day
     loyalty = {
         cid: (tier, tier_since)
-        for cid, tier, tier_since in session.execute(
+        for cid, tier, tier_since in _rows(
+            connection,
             select(LoyaltyAccount.customer_id, LoyaltyAccount.tier, LoyaltyAccount.tier_since).where(
                 _span(LoyaltyAccount.customer_id, ids)
-            )
+            ),
         )
     }
-    subscriptions = _subscriptions(session, ids)
+    subscriptions = _subscriptions(connection, ids)
+    interned = _Interned()
+    default_start, default_end = config.quiet_hours_default.start, config.quiet_hours_default.end
+    no_loyalty: tuple[str | None, dt.date | None] = (None, None)
     facts = []
-    for row in session.execute(
+    for (
+        cid,
+        first_name,
+        time_zone,
+        quiet_start,
+        quiet_end,
+        birthday,
+        since_day,
+        segment,
+        preferred,
+    ) in _rows(
+        connection,
         select(
             Customer.id,
             Customer.first_name,
@@ -264,39 +363,40 @@ def load_facts(
             Customer.preferred_channel,
         )
         .where(_span(Customer.id, ids))
-        .order_by(Customer.id)
+        .order_by(Customer.id),
     ):
-        cid = row.id
-        if cid not in bags:
+        if cid not in wanted:
             continue
-        bag = bags[cid]
-        tier, tier_since = loyalty.get(cid, (None, None))
+        tier, tier_since = loyalty.get(cid, no_loyalty)
+        orders_total, orders_recent = orders.get(cid, (0, 0))
         facts.append(
             CustomerFacts(
                 customer_id=cid,
-                first_name=row.first_name,
-                time_zone=row.time_zone,
-                quiet_start=row.quiet_hours_start or config.quiet_hours_default.start,
-                quiet_end=row.quiet_hours_end or config.quiet_hours_default.end,
-                customer_since=row.customer_since,
-                segment=row.segment,
+                first_name=first_name,
+                time_zone=time_zone,
+                quiet_start=quiet_start or default_start,
+                quiet_end=quiet_end or default_end,
+                customer_since=since_day,
+                segment=segment,
                 route=choose_route(
                     customer_id=cid,
-                    preferred_channel=row.preferred_channel,
-                    identities=tuple(bag.identities),
+                    preferred_channel=preferred,
+                    identities=tuple(identities[cid]),
                     channels_on=channels_on,
-                ),
-                birthday=row.birthday,
+                )
+                if cid in identities
+                else web_route(cid),
+                birthday=birthday,
                 subscription=subscriptions.get(cid),
-                features_used=frozenset(bag.used),
+                features_used=interned.of(used.get(cid)),
                 loyalty_tier=tier,
                 tier_since=tier_since,
-                orders_total=bag.orders_total,
-                orders_recent=bag.orders_recent,
-                closed_handoffs=tuple(sorted(bag.handoffs)),
-                consents=dict(bag.consents),
-                tips_taken=frozenset(bag.tips),
-                last_tip_day=bag.last_tip_day,
+                orders_total=orders_total,
+                orders_recent=orders_recent,
+                closed_handoffs=tuple(sorted(handoffs[cid])) if cid in handoffs else (),
+                consents=dict(consents[cid]) if cid in consents else _NO_CONSENTS,
+                tips_taken=interned.of(tips.get(cid)),
+                last_tip_day=last_tip_day.get(cid),
             )
         )
     return facts
@@ -309,6 +409,7 @@ def load_histories(
     ids = [f.customer_id for f in facts]
     if not ids:
         return {}
+    connection = session.connection()
     # The windows depend only on the time zone: computed once per zone, not once per customer
     # (a batch has thousands of customers in a few dozen zones).
     by_zone = {
@@ -319,14 +420,15 @@ def load_histories(
     earliest = min(w[1][0] for w in windows.values())
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     week_start_day = day - dt.timedelta(days=6)
-    for cid, status, sent_at, local_day in session.execute(
+    for cid, status, sent_at, local_day in _rows(
+        connection,
         select(OutboxMessage.customer_id, OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.local_day).where(
             _span(OutboxMessage.customer_id, ids),
             or_(
                 and_(_status() == "sent", OutboxMessage.sent_at >= earliest),
                 and_(_status().in_(PENDING), OutboxMessage.local_day.between(week_start_day, day)),
             ),
-        )
+        ),
     ):
         if cid not in windows:
             continue  # in the id range, but nothing to decide for this customer
@@ -340,19 +442,22 @@ def load_histories(
             c[3] += 1
     existing: dict[str, set[str]] = defaultdict(set)
     if candidate_keys:
-        for cid, key in session.execute(
+        for cid, key in _rows(
+            connection,
             select(OutboxMessage.customer_id, OutboxMessage.idempotency_key).where(
-                OutboxMessage.idempotency_key.in_(candidate_keys)
-            )
+                _key_is_one_of(OutboxMessage.idempotency_key, candidate_keys, connection.dialect.name)
+            ),
         ):
             existing[cid].add(key)
-    return {
-        cid: History(
-            sent_day=counts[cid][0],
-            sent_week=counts[cid][1],
-            pending_day=counts[cid][2],
-            pending_week=counts[cid][3],
-            existing_keys=frozenset(existing.get(cid, ())),
+    nothing = History()  # most customers: nothing sent or pending, no key taken (History is frozen)
+    histories = {}
+    for cid in ids:
+        found, keys = counts.get(cid), existing.get(cid)
+        if found is None and keys is None:
+            histories[cid] = nothing
+            continue
+        c = found or [0, 0, 0, 0]
+        histories[cid] = History(
+            sent_day=c[0], sent_week=c[1], pending_day=c[2], pending_week=c[3], existing_keys=frozenset(keys or ())
         )
-        for cid in ids
-    }
+    return histories

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 
 from supportbot.formatting import feature_name, join_words, long_date, money, relative_days
-from supportbot.outreach.config import CAMPAIGNS, OutreachConfig, Tip
+from supportbot.outreach.config import CAMPAIGNS, Campaigns, OutreachConfig, Tip, TipsConfig
 from supportbot.outreach.timing import full_years, is_yearly_occurrence
 from supportbot.services.perk_types import DISCOUNTABLE_STATUSES, FreeMonthPerk, PercentOffPerk, Perk, perk_config
 from supportbot.store.models import LOYALTY_TIERS
@@ -61,6 +62,11 @@ def choose_route(
         pool = preferred or list(identities)
         best = max(pool, key=lambda i: (i.last_seen_at or i.linked_at, i.linked_at, i.channel, i.external_id))
         return Route(conversation_id=best.external_id, channel=best.channel)
+    return web_route(customer_id)
+
+
+def web_route(customer_id: str) -> Route:
+    """The verified website conversation: every customer without a usable messaging link."""
     return Route(conversation_id=f"cust:{customer_id}:{WEB_SESSION}", channel=WEB_OUTPUT_CHANNEL)
 
 
@@ -124,8 +130,9 @@ class Candidate:
     def kind(self) -> str:
         return CAMPAIGNS[self.campaign].kind
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """Computed once: planning asks each candidate for its key three times."""
         return idempotency_key(self.customer_id, self.campaign, self.occasion)
 
 
@@ -295,9 +302,14 @@ def perk_day_of_year(customer_id: str) -> int:
     return zlib.crc32(customer_id.encode()) % 365 + 1
 
 
+@lru_cache(maxsize=64)
+def _day_of_year(day: dt.date) -> int:
+    return day.timetuple().tm_yday
+
+
 def surprise_perk(facts: CustomerFacts, day: dt.date, config: OutreachConfig) -> Candidate | None:
     cfg = config.campaigns.surprise_perk
-    if day.timetuple().tm_yday != perk_day_of_year(facts.customer_id):
+    if _day_of_year(day) != perk_day_of_year(facts.customer_id):
         return None
     tier = facts.loyalty_tier or "bronze"
     years = full_years(facts.customer_since, day)
@@ -339,41 +351,94 @@ def usage_tip(facts: CustomerFacts, day: dt.date, config: OutreachConfig) -> Can
         return None
     if facts.last_tip_day is not None and (day - facts.last_tip_day).days < cfg.interval_days:
         return None
-    fitting = [(position, t) for position, t in enumerate(cfg.tips) if _tip_fits(t, facts, sub)]
-    if not fitting:
+    # The choice depends only on these (the library is fixed per config): customers share a
+    # few hundred combinations, so each is worked out once (``_choices``), not per customer.
+    key = (sub.plan_code, sub.plan_name, sub.plan_features, facts.features_used, facts.tips_taken, facts.segment)
+    choices = _choices(cfg)
+    if key not in choices:
+        if len(choices) > _MAX_CHOICES:
+            choices.clear()
+        choices[key] = _best_tip(cfg, facts, sub)
+    chosen = choices[key]
+    if chosen is None:
         return None
-    # The most specific tip that fits; among equals, the one listed first in the library.
-    _, tip = max(fitting, key=lambda pt: (len(pt[1].requires_used) + bool(pt[1].plans) + bool(pt[1].segments), -pt[0]))
-    uses = f", uses {join_words([feature_name(f) for f in tip.requires_used])}" if tip.requires_used else ""
+    tip, reason = chosen
     return Candidate(
         customer_id=facts.customer_id,
         campaign="usage_tip",
         occasion=day.isoformat(),
         content_ref=tip.id,
         payload={"name": facts.first_name, "tip": tip.text, "tip_id": tip.id},
-        reason=f"tip {tip.id}: {sub.plan_name} has {feature_name(tip.feature)}, not used yet{uses}",
+        reason=reason,
     )
+
+
+def _best_tip(cfg: TipsConfig, facts: CustomerFacts, sub: SubscriptionFacts) -> tuple[Tip, str] | None:
+    """The tip (and why, in words) for this plan, these habits and these tips already taken."""
+    fitting = [(position, t) for position, t in enumerate(cfg.tips) if _tip_fits(t, facts, sub)]
+    if not fitting:
+        return None
+    # The most specific tip that fits; among equals, the one listed first in the library.
+    _, tip = max(fitting, key=lambda pt: (len(pt[1].requires_used) + bool(pt[1].plans) + bool(pt[1].segments), -pt[0]))
+    uses = f", uses {join_words([feature_name(f) for f in tip.requires_used])}" if tip.requires_used else ""
+    return tip, f"tip {tip.id}: {sub.plan_name} has {feature_name(tip.feature)}, not used yet{uses}"
+
+
+_MAX_CHOICES = 100_000
+_CHOICES: dict[int, tuple[TipsConfig, dict[tuple[object, ...], tuple[Tip, str] | None]]] = {}
+
+
+def _choices(cfg: TipsConfig) -> dict[tuple[object, ...], tuple[Tip, str] | None]:
+    """The tip choices made so far under this (immutable) tip configuration."""
+    entry = _CHOICES.get(id(cfg))
+    if entry is None or entry[0] is not cfg:  # the entry keeps cfg alive, so its id is not reused
+        if len(_CHOICES) >= 8:
+            _CHOICES.clear()
+        entry = _CHOICES[id(cfg)] = (cfg, {})
+    return entry[1]
 
 
 def select_candidates(
     facts: CustomerFacts, *, day: dt.date, now: dt.datetime, config: OutreachConfig
 ) -> tuple[list[Candidate], list[Exclusion]]:
     """Every enabled campaign's candidate for this customer on local ``day`` (``now`` for event-driven ones)."""
-    campaigns = config.campaigns
+    renewal_on, csat_on, daily = _enabled(config.campaigns)
     found: list[Candidate | Exclusion | None] = []
-    if campaigns.enabled("renewal_reminder"):
+    if renewal_on:
         found.append(renewal_reminder(facts, day, config))
-    if campaigns.enabled("csat_followup"):
+    if csat_on:
         found.extend(csat_followups(facts, now, config))
-    for campaign, select in (
-        ("birthday", birthday),
-        ("anniversary", anniversary),
-        ("loyalty_milestone", loyalty_milestone),
-        ("surprise_perk", surprise_perk),
-        ("usage_tip", usage_tip),
-    ):
-        if campaigns.enabled(campaign):
-            found.append(select(facts, day, config))
+    for select in daily:
+        found.append(select(facts, day, config))
     candidates = [c for c in found if isinstance(c, Candidate)]
     exclusions = [c for c in found if isinstance(c, Exclusion)]
     return candidates, exclusions
+
+
+DailySelector = Callable[[CustomerFacts, dt.date, OutreachConfig], Candidate | None]
+_DAILY: tuple[tuple[str, DailySelector], ...] = (
+    ("birthday", birthday),
+    ("anniversary", anniversary),
+    ("loyalty_milestone", loyalty_milestone),
+    ("surprise_perk", surprise_perk),
+    ("usage_tip", usage_tip),
+)
+
+
+_ENABLED: dict[int, tuple[Campaigns, tuple[bool, bool, tuple[DailySelector, ...]]]] = {}
+
+
+def _enabled(campaigns: Campaigns) -> tuple[bool, bool, tuple[DailySelector, ...]]:
+    """Which campaigns run, in selection order, read once per (immutable) configuration
+    (kept by identity: the configuration holds dicts, so it cannot be a cache key itself)."""
+    entry = _ENABLED.get(id(campaigns))
+    if entry is None or entry[0] is not campaigns:  # the entry keeps it alive: its id is not reused
+        if len(_ENABLED) >= 8:
+            _ENABLED.clear()
+        enabled = (
+            campaigns.enabled("renewal_reminder"),
+            campaigns.enabled("csat_followup"),
+            tuple(select for name, select in _DAILY if campaigns.enabled(name)),
+        )
+        entry = _ENABLED[id(campaigns)] = (campaigns, enabled)
+    return entry[1]

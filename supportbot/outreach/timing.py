@@ -38,6 +38,7 @@ def local_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
     return now.astimezone(tz).date()
 
 
+@lru_cache(maxsize=65536)
 def local_moment(day: dt.date, at: dt.time, tz: dt.tzinfo) -> dt.datetime:
     """``at`` o'clock on ``day`` in ``tz``, as an aware UTC datetime.
 
@@ -79,10 +80,14 @@ def release_time(moment: dt.datetime, tz: dt.tzinfo, *, start: dt.time, end: dt.
     return max(released, moment.astimezone(UTC))
 
 
+@lru_cache(maxsize=65536)
 def planned_send_time(
     day: dt.date, tz: dt.tzinfo, *, send_time: dt.time, quiet_start: dt.time, quiet_end: dt.time
 ) -> dt.datetime:
-    """When a message for local ``day`` becomes due: ``send_time`` that day, pushed past quiet hours."""
+    """When a message for local ``day`` becomes due: ``send_time`` that day, pushed past quiet hours.
+
+    Cached, like ``local_moment``: both are pure, and a day's plan asks the same few hundred
+    (zone, quiet hours) combinations a million times."""
     return release_time(local_moment(day, send_time, tz), tz, start=quiet_start, end=quiet_end)
 
 
@@ -98,7 +103,12 @@ def yearly_occurrence(origin: dt.date, year: int) -> dt.date:
 
 
 def is_yearly_occurrence(origin: dt.date, day: dt.date) -> bool:
-    return day.year > origin.year and yearly_occurrence(origin, day.year) == day
+    if day.year <= origin.year:
+        return False
+    if origin.month == day.month and origin.day == day.day:
+        return True
+    # Only a 29 February origin falls on another date (28 February in other years).
+    return origin.month == 2 and origin.day == 29 and yearly_occurrence(origin, day.year) == day
 
 
 def full_years(origin: dt.date, day: dt.date) -> int:

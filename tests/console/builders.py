@@ -31,9 +31,19 @@ XSS_TEXT = (
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+# The same table as Rasa 3.6 creates it on PostgreSQL (its sequence is ``optional``: PostgreSQL
+# gets SERIAL; compiled from Rasa's own SQLEvent columns with the PostgreSQL dialect).
+RASA_EVENTS_DDL_POSTGRESQL = (
+    "CREATE TABLE events (id SERIAL NOT NULL, sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255) NOT NULL, "
+    "timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT, PRIMARY KEY (id))",
+    "CREATE INDEX ix_events_sender_id ON events (sender_id)",
+)
+
+
 def create_tracker(engine: Engine) -> None:
+    ddl = RASA_EVENTS_DDL_POSTGRESQL if engine.dialect.name == "postgresql" else RASA_EVENTS_DDL
     with engine.begin() as connection:
-        for statement in RASA_EVENTS_DDL:
+        for statement in ddl:
             connection.execute(text(statement))
 
 

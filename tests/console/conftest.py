@@ -1,4 +1,5 @@
-"""Console fixtures: a migrated profile store and a Rasa-shaped tracker store (real SQLite files),
+"""Console fixtures: a migrated profile store and a Rasa-shaped tracker store (real SQLite files, or
+PostgreSQL databases: every console test runs on both),
 the console mounted at /console as the web process mounts it, and signed-in clients per role."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from httpx import Response
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from supportbot.console import auth
 from supportbot.console.app import create_console_app
@@ -29,7 +31,7 @@ from supportbot.devstack import free_port
 from supportbot.settings import Settings
 from supportbot.store.db import make_engine, session_factory
 from tests.console.builders import World, add_awkward_conversations, build_world, create_tracker
-from tests.factories import prepared_store
+from tests.factories import drop_postgres_store, postgres_database, postgres_store, prepared_store
 
 PASSWORD = "correct horse battery staple"
 EMAILS = {"admin": "admin@lumen.example", "lead": "lead@lumen.example", "agent": "agent@lumen.example"}
@@ -59,31 +61,71 @@ def cheap_password_hashing() -> Iterator[None]:
     auth._dummy_hash.cache_clear()
 
 
-@pytest.fixture(scope="session")
-def migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated profile store with the catalogue; each test gets a copy (migrating takes seconds here)."""
-    path = tmp_path_factory.mktemp("template") / "support.db"
-    sessions = prepared_store(path)
+def _add_staff(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:  # argon2 takes seconds per hash here: hash once per session
         for role, email in EMAILS.items():
             create_user(session=session, email=email, role=role, password=PASSWORD)
-    sessions.kw["bind"].dispose()
-    return path
+
+
+@pytest.fixture(scope="session")
+def console_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """backend → one migrated profile store with the catalogue and the staff, per session: a SQLite
+    file's path, or a PostgreSQL database's name; each test gets a copy (migrating takes seconds here)."""
+    made: dict[str, str] = {}
+
+    def template(backend: str) -> str:
+        if backend not in made:
+            if backend == "sqlite":
+                path = tmp_path_factory.mktemp("template") / "support.db"
+                sessions = prepared_store(path)
+                _add_staff(sessions)
+                sessions.kw["bind"].dispose()
+                made[backend] = str(path)
+            else:
+                url, name = postgres_store()
+                engine = make_engine(url, poolclass=NullPool)  # a template may keep no connection open
+                _add_staff(session_factory(engine))
+                engine.dispose()
+                made[backend] = name
+        return made[backend]
+
+    yield template
+    if "postgresql" in made:
+        drop_postgres_store(made["postgresql"])
+
+
+@pytest.fixture(scope="session")
+def migrated_store(console_template: Callable[[str], str]) -> Path:
+    """The SQLite template (catalogue and staff), for fixtures that build their own store on it
+    (tests/console/demo_world.py, the handoff and help-centre tests' console)."""
+    return Path(console_template("sqlite"))
+
+
+def _databases(backend: str, template: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(profile store URL, empty tracker store URL) for one test, on ``backend``."""
+    if backend == "sqlite":
+        shutil.copyfile(template, tmp_path / "support.db")
+        return f"sqlite:///{tmp_path / 'support.db'}", f"sqlite:///{tmp_path / 'tracker.db'}"
+    profile_url, profile = postgres_database(template=template)
+    tracker_url, tracker = postgres_database()
+    request.addfinalizer(lambda: [drop_postgres_store(name) for name in (profile, tracker)])
+    return profile_url, tracker_url
 
 
 @pytest.fixture
-def console(tmp_path: Path, migrated_store: Path) -> Iterator[Console]:
-    shutil.copyfile(migrated_store, tmp_path / "support.db")
-    sessions = session_factory(make_engine(f"sqlite:///{tmp_path / 'support.db'}"))
-    tracker_path = tmp_path / "tracker.db"
-    tracker = make_engine(f"sqlite:///{tracker_path}")
+def console(
+    tmp_path: Path, store_backend: str, console_template: Callable[[str], str], request: pytest.FixtureRequest
+) -> Iterator[Console]:
+    database_url, tracker_url = _databases(store_backend, console_template(store_backend), tmp_path, request)
+    sessions = session_factory(make_engine(database_url))
+    tracker = make_engine(tracker_url)
     create_tracker(tracker)
     with sessions.begin() as session:
         world = build_world(session, tracker)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=str(sessions.kw["bind"].url),
-        tracker_store_url=f"sqlite:///{tracker_path}",
+        database_url=database_url,
+        tracker_store_url=tracker_url,
         console_secret=SecretStr("s" * 40),
     )
     console_app = create_console_app(settings)

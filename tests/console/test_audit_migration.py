@@ -1,10 +1,9 @@
-"""Migration 0008 on a real SQLite file: export entries written before the audit rule lose their
+"""Migration 0008 on a real database (SQLite and PostgreSQL): export entries written before the audit rule lose their
 search text and customer id (issue 14 finding 9); everything else in the log is left as it was."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -14,8 +13,8 @@ from supportbot.store.db import make_engine
 from supportbot.store.migrate import alembic_config, upgrade_database
 
 
-def test_older_export_entries_lose_their_search_text_and_customer(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'support.db'}"
+def test_older_export_entries_lose_their_search_text_and_customer(empty_database_url: str) -> None:
+    url = empty_database_url
     command.upgrade(alembic_config(url=url), "0006")
     old = {"filters": {"q": "555 0147", "customer": "C100001", "since": "2026-01-01"}, "count": 3, "reveal": True}
     engine = make_engine(url)

@@ -1,18 +1,17 @@
-"""Fixtures for feedback tests: a real, migrated SQLite file per test.
+"""Fixtures for feedback tests: a real, migrated store per test, on SQLite and on PostgreSQL.
 
-Each test gets a copy of one migrated file (tests/factories.py): its own real database.
+Each test gets a copy of one migrated file or template (tests/factories.py): its own real database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.store.db import make_engine, session_factory
-from tests.factories import add_customer, migrated_store
+from tests.factories import add_customer
 
 
 class BracketRedactor:
@@ -26,8 +25,8 @@ class BracketRedactor:
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(migrated_store(tmp_path / "support.db"))
+def sessions(new_store: Callable[..., str]) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(new_store())
     factory = session_factory(engine)
     with factory.begin() as session:
         add_customer(session, "C1")

@@ -212,11 +212,13 @@ def test_scheduler_job_rebuilds_once_per_batch_of_new_feedback(
 ) -> None:
     """The job as APScheduler calls it: settings from the environment, the lease taken and given back."""
     from scheduler import runtime, themes_job
+    from supportbot.settings import get_settings
     from supportbot.store.outreach_models import SchedulerLease
 
-    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", str(sessions.kw["bind"].url))
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", sessions.kw["bind"].url.render_as_string(hide_password=False))
     embedder = WordEmbedder()
     monkeypatch.setattr(themes_job, "_models", lambda: (embedder, SplitPhraser()))
+    get_settings.cache_clear()  # settings are read once per process: this test's URL, not an earlier one's
     runtime.sessions.cache_clear()
     with sessions.begin() as session:
         for i in range(3):
@@ -225,6 +227,8 @@ def test_scheduler_job_rebuilds_once_per_batch_of_new_feedback(
         first = themes_job.themes_job()
         second = themes_job.themes_job()
     finally:
+        runtime.sessions(runtime.database_url()).kw["bind"].dispose()  # no pooled connection left open
+        get_settings.cache_clear()
         runtime.sessions.cache_clear()
     assert first is not None and first.themes == 1 and second is None
     with sessions() as session:
@@ -234,7 +238,7 @@ def test_scheduler_job_rebuilds_once_per_batch_of_new_feedback(
 
 
 def test_cli_show_themes_on_an_empty_store(sessions: sessionmaker[Session], capsys: pytest.CaptureFixture[str]) -> None:
-    url = str(sessions.kw["bind"].url)
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
     assert cli_main(["--database-url", url, "show-themes"]) == 0
     assert "no themes yet" in capsys.readouterr().out
 

@@ -25,13 +25,13 @@ from supportbot.outreach.planner import PlanReport, days_to_plan, insert_ignorin
 from supportbot.settings import Settings
 from supportbot.store.console_models import ConsoleUser
 from supportbot.store.outreach_models import OutboxMessage
-from tests.console.conftest import agent, console, lead, migrated_store
+from tests.console.conftest import agent, console, console_template, lead, migrated_store
 from tests.prepared import Stack
 from tests.widget.conftest import WebServer, visit, web_settings
 
 # Fixtures of other test packages used here: the widget tests' browser visitor (against this
 # module's `web`) and the console tests' stores and signed-in clients (test_inbox_pages.py).
-__all__ = ["agent", "console", "lead", "migrated_store", "visit"]
+__all__ = ["agent", "console", "console_template", "lead", "migrated_store", "visit"]
 
 PASSWORD = "correct horse battery staple"
 STAFF = {

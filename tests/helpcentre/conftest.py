@@ -23,6 +23,7 @@ from tests.console.conftest import (  # noqa: F401  (the console's fixtures, for
     agent,
     cheap_password_hashing,
     console,
+    console_template,
     lead,
     migrated_store,
 )

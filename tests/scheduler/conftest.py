@@ -1,21 +1,19 @@
-"""Fixtures for outreach tests: a migrated SQLite file with the plan catalogue, per test
-(a copy of one migrated file, tests/factories.py)."""
+"""Fixtures for outreach tests: a migrated store with the plan catalogue, per test, on SQLite
+and on PostgreSQL (a copy of one migrated file or template, tests/factories.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.store.db import make_engine, session_factory
-from tests.factories import migrated_store
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return migrated_store(tmp_path / "profile.db")
+def db_url(new_store: Callable[..., str]) -> str:
+    return new_store()
 
 
 @pytest.fixture

@@ -31,6 +31,10 @@ def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()
+    # The jobs keep one engine per URL (runtime.sessions): close this test's connections now,
+    # not whenever the cache drops the engine (a PostgreSQL connection collected open warns).
+    runtime.sessions(db_url).kw["bind"].dispose()
+    runtime.sessions.cache_clear()
 
 
 def start_and_stop(db_url: str) -> list[str]:

@@ -1,22 +1,21 @@
-"""Fixtures for unit tests: a real, migrated SQLite file per test."""
+"""Fixtures for unit tests: a real, migrated store per test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.store.db import make_engine, session_factory
 from supportbot.store.demo import seed_catalogue
-from tests.factories import migrated_store
 
 
 @pytest.fixture
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh SQLite database migrated to head (through Alembic, as in production; a copy of
-    one migrated file, tests/factories.py)."""
-    return migrated_store(tmp_path_factory.mktemp("db") / "support.db", catalogue=False)
+def database_url(new_store: Callable[..., str]) -> str:
+    """A fresh database migrated to head (through Alembic, as in production; a copy of one
+    migrated SQLite file or PostgreSQL template, tests/factories.py), once per backend."""
+    return new_store(catalogue=False)
 
 
 @pytest.fixture

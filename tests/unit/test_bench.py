@@ -140,3 +140,28 @@ def test_replay_applies_the_fallback_rule_at_each_threshold(tmp_path: Path) -> N
     low, high = replay(path, [0.2, 0.3], ambiguity=0.02)
     assert low == {"threshold": 0.2, "accuracy": 0.5, "oos_recall": 0.5, "oos_precision": 0.5}
     assert high == {"threshold": 0.3, "accuracy": 0.5, "oos_recall": 1.0, "oos_precision": round(2 / 3, 4)}
+
+
+def test_outreach_figures_show_each_backend_and_whether_decisions_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = {"seconds": 20.0, "cpu_seconds": 30.0, "peak_rss_mib": 150, "workers": 2}
+    report = {"planned": {"usage_tip": 9}, "skipped": {"usage_tip": 1}}
+    results = {
+        "customers": 10,
+        "cpus": 2,
+        "started": "2026-12-01T10:00:00+00:00",
+        "load_avg_start": [1.0, 1.0, 1.0],
+        "decisions_identical": False,
+        "plans": [
+            {"backend": "sqlite", **plan, "report": report, "decisions_sha256": "a" * 64, "db_mib": 5},
+            {"backend": "postgresql", **plan, "server_cpu_seconds": 4.0, "report": report, "decisions_sha256": "b"},
+        ],
+    }
+    (tmp_path / "outreach.json").write_text(json.dumps(results))
+    monkeypatch.setattr(summary, "RESULTS", tmp_path)
+    section = summary.outreach()
+    assert section is not None
+    assert [row[1] for row in section.rows] == ["sqlite", "postgresql"]
+    assert section.rows[1][6] == "4.0"
+    assert "identical on every backend: NO" in section.markdown()

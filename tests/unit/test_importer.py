@@ -318,12 +318,23 @@ def test_missing_required_fields_each_reported(catalogue: Sessions, tmp_path: Pa
 def test_database_error_mid_way_rolls_everything_back(catalogue: Sessions, tmp_path: Path) -> None:
     import_customers(session_factory=catalogue, path=write_csv(tmp_path / "a.csv", [customer_row(1)]))
     with catalogue.begin() as session:  # a rule only the database knows about
-        session.execute(
-            text(
-                "CREATE TRIGGER refuse BEFORE INSERT ON customers WHEN NEW.email LIKE 'boom%' "
-                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text(
+                    "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.email LIKE 'boom%' THEN RAISE EXCEPTION 'refused by trigger'; END IF; RETURN NEW; END $$"
+                )
             )
-        )
+            session.execute(
+                text("CREATE TRIGGER refuse BEFORE INSERT ON customers FOR EACH ROW EXECUTE FUNCTION refuse_boom()")
+            )
+        else:
+            session.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON customers WHEN NEW.email LIKE 'boom%' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+                )
+            )
     path = write_csv(
         tmp_path / "b.csv",
         [customer_row(1, last_name="Changed"), customer_row(2), customer_row(3, email="boom@example.com")],

@@ -1,0 +1,1 @@
+"""The scaled mode: PostgreSQL, Redis, Rasa and action server replicas behind nginx (docs/DEPLOYMENT.md)."""
