@@ -66,6 +66,10 @@ def test_signing_out_in_another_tab_ends_the_customers_chat_in_this_one(
     other_tab = maya.context.new_page()
     other_tab.goto(short_tokens.url + "/")
     other_tab.select_option("#demo-identity", "")  # the customer signs out on the host site
+    # The storage event reaches this tab in its own time: ask only once it has followed (the page
+    # shows "Sign in" and the chat has reconnected), or the reply is counted against the old log.
+    expect(maya.page.locator("#demo-account")).to_have_text("Sign in", timeout=TIMEOUT_MS)
+    maya.wait_online()
 
     answer = maya.ask("when does my subscription renew?")
     expect(answer).to_contain_text("sign in")  # this tab follows: a guest now
