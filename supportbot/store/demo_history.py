@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from supportbot.formatting import long_date, money, relative_days
 from supportbot.outreach.config import CAMPAIGNS, Tip, load_config
 from supportbot.services.referrals import perk_words
+from supportbot.settings import get_settings
 from supportbot.store import demo_build as b
 from supportbot.store import demo_dialogues as d
 from supportbot.store import demo_tracker
@@ -812,14 +813,13 @@ def _anonymous(world: _World, rng: random.Random) -> None:
                 ("ask_referral_code", "action_referral_code", "utter_anon_referral"),
                 ("help", "utter_help", "utter_help"),
                 ("bot_challenge", "utter_iamabot", "utter_iamabot"),
-                ("out_of_scope", "utter_out_of_scope", "utter_out_of_scope"),
+                ("out_of_scope", "action_answer_help", d.FALLBACKS["out_of_scope"]),
             )
         )
         d.ask(conv, rng, intent)
         conv.action(action).say(answer).listen()
         if rng.random() < 0.15:
-            d.ask(conv, rng, "human_handoff", confidence=(0.9, 0.99))
-            conv.action("action_handoff").say("utter_handoff_anonymous").slot("handoff_requested", True).listen()
+            d.visitor_handoff(conv, rng, email=get_settings().support_email)
             row = SupportInteraction(
                 conversation_id=conv.sender_id,
                 channel="socketio",
