@@ -218,11 +218,15 @@ def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
         [
             f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}:"
             f" `{meta.get('command', '?')}`; {meta.get('data', '')}; criterion {meta.get('criterion', '?')};"
-            f" chosen **{data.get('chosen')}**. Cells: NMI / ARI / themes. Top 8 settings and the previous method."
+            f" chosen **{data.get('chosen')}**. Cells: NMI / ARI / themes. Top 8 settings, the chosen one and the"
+            " previous method."
         ],
-        ["method", "setting", "criterion", *samples],
+        ["method", "setting", "criterion", "keeps the small groups", *samples],
     )
-    shown = ranking[:8] + [r for r in ranking[8:] if r["method"] != "louvain-merge"]
+    chosen = data.get("chosen") or {}
+    picked = [r for r in ranking if r["method"] == "louvain-merge" and all(r.get(k) == v for k, v in chosen.items())]
+    shown = ranking[:8] + [r for r in picked if r not in ranking[:8]]
+    shown += [r for r in ranking[8:] if r["method"] != "louvain-merge"]
     for r in shown:
         setting = ", ".join(
             f"{k}={r[k]}" for k in ("neighbours", "resolution", "merge_distance", "threshold") if k in r
@@ -231,7 +235,8 @@ def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
             f"{r['by_sample'][s]['nmi']:.3f} / {r['by_sample'][s]['ari']:.3f} / {r['by_sample'][s]['themes']}"
             for s in samples
         ]
-        section.rows.append([r["method"], setting, f"{r['criterion']:.4f}", *cells])
+        keeps = {True: "yes", False: "no", None: "–"}[r.get("keeps_small_groups")]
+        section.rows.append([r["method"], setting, f"{r['criterion']:.4f}", keeps, *cells])
     return section
 
 
