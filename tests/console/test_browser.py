@@ -114,7 +114,7 @@ def test_script_and_onerror_payloads_in_a_customer_message_show_as_text_and_noth
 
 def test_an_admin_forgets_a_customer_in_the_browser(console: Console, base_url: str, page: Page) -> None:
     sign_in(page, base_url, "admin")
-    page.get_by_role("link", name="Customers").click()
+    page.get_by_role("link", name="Customers", exact=True).click()
     page.get_by_role("link", name="C100001").click()
     expect(page.locator("#customer-name")).to_have_text("M… P…")  # redacted by default
     with page.expect_download() as download:
