@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -54,10 +54,18 @@ def _trees(settings: ChurnSettings) -> ChurnSettings:
     )
 
 
+def _forest(settings: ChurnSettings) -> ChurnSettings:
+    """Half boosted trees, half extremely randomised trees (ExtraTreesClassifier, 500 trees, leaf ≥ 10,
+    40 % of the features per split): the forest's settings and the halves were chosen by repeated
+    5-fold CV of train+validation only (0.8481 against 0.8474 for boosted trees alone, better on 7 of
+    10 folds; a random forest instead gave 0.8479)."""
+    return replace(_trees(settings), boosted_weight=0.5, forest_weight=0.5)
+
+
 LINEAR = [ChurnSettings(c=c, spline_knots=k, boosted_min_leaf=80) for k in (5, 7) for c in (0.03, 0.1, 0.3)]
-GRID = LINEAR + [_trees(s) for s in LINEAR]
+GRID = LINEAR + [_trees(s) for s in LINEAR] + [_forest(s) for s in LINEAR if s.spline_knots == 5]
 NESTED_LINEAR = [ChurnSettings(c=c, spline_knots=5, boosted_min_leaf=80) for c in (0.03, 0.1)]
-NESTED_GRID = NESTED_LINEAR + [_trees(s) for s in NESTED_LINEAR]
+NESTED_GRID = [_trees(s) for s in NESTED_LINEAR] + [_forest(s) for s in NESTED_LINEAR]
 PUBLISHED = {
     "split_validation_auc": 0.844,
     "split_test_auc": 0.857,
@@ -146,7 +154,33 @@ def _validation_auc(
     return auc(y[validation], scorer.decision_function(to_matrix(_take(rows, validation), model.spec)))
 
 
-def repeated_cv(records: list[dict[str, str]], y: NDArray[np.int_], repeats: int, n_jobs: int) -> dict[str, Any]:
+def _cv_summary(
+    base: list[float], ours: list[float], chosen: list[str], repeats: int, started: float
+) -> dict[str, Any]:
+    return {
+        "folds": 5,
+        "repeats": repeats,
+        "folds_done": len(ours),
+        "baseline_mean_auc": float(np.mean(base)),
+        "baseline_std_auc": float(np.std(base)),
+        "ours_mean_auc": float(np.mean(ours)),
+        "ours_std_auc": float(np.std(ours)),
+        "baseline_fold_auc": base,
+        "ours_fold_auc": ours,
+        "ours_chosen": chosen,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def repeated_cv(
+    records: list[dict[str, str]],
+    y: NDArray[np.int_],
+    repeats: int,
+    n_jobs: int,
+    after_fold: Callable[[dict[str, Any]], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Nested repeated 5-fold; ``after_fold`` gets the summary so far after every outer fold (a stopped
+    run on a slow machine keeps what it measured)."""
     raw, ours = telco.raw_rows(records), telco.model_rows(records)
     spec: FeatureSpec = telco.model_spec(records)
     splitter = RepeatedStratifiedKFold(n_splits=5, n_repeats=repeats, random_state=42)
@@ -163,18 +197,8 @@ def repeated_cv(records: list[dict[str, str]], y: NDArray[np.int_], repeats: int
             f"  fold {k + 1:2d}: baseline {base_scores[-1]:.4f}  ours {our_scores[-1]:.4f}  ({settings.label()})",
             flush=True,
         )
-    return {
-        "folds": 5,
-        "repeats": repeats,
-        "baseline_mean_auc": float(np.mean(base_scores)),
-        "baseline_std_auc": float(np.std(base_scores)),
-        "ours_mean_auc": float(np.mean(our_scores)),
-        "ours_std_auc": float(np.std(our_scores)),
-        "baseline_fold_auc": base_scores,
-        "ours_fold_auc": our_scores,
-        "ours_chosen": chosen,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+        after_fold(_cv_summary(base_scores, our_scores, chosen, repeats, started))
+    return _cv_summary(base_scores, our_scores, chosen, repeats, started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     data: dict[str, Any] = {"meta": meta, "split": published_split(records, y, args.jobs)}
     write_result("churn.json", data)
     if not args.skip_cv:
-        data["repeated_cv"] = cv = repeated_cv(records, y, args.repeats, args.jobs)
+
+        def keep(partial: dict[str, Any]) -> None:
+            data["repeated_cv"] = partial
+            write_result("churn.json", data)
+
+        data["repeated_cv"] = cv = repeated_cv(records, y, args.repeats, args.jobs, keep)
         print(
             f"repeated 5-fold × {args.repeats}: baseline {cv['baseline_mean_auc']:.4f} ± {cv['baseline_std_auc']:.4f}"
             f"   ours {cv['ours_mean_auc']:.4f} ± {cv['ours_std_auc']:.4f}"

@@ -30,6 +30,10 @@ def churn(name: str = "churn.json") -> Section | None:
     cv = data.get("repeated_cv")
     cv_base = f"{cv['baseline_mean_auc']:.4f} ± {cv['baseline_std_auc']:.4f}" if cv else "not run"
     cv_ours = f"{cv['ours_mean_auc']:.4f} ± {cv['ours_std_auc']:.4f}" if cv else "not run"
+    done, planned = (cv.get("folds_done"), cv.get("folds", 5) * cv.get("repeats", 3)) if cv else (None, 0)
+    if done is not None and done < planned:
+        cv_base += f" ({done} of {planned} folds)"
+        cv_ours += f" ({done} of {planned} folds)"
     section.rows += [
         [
             "published: one-hot logistic regression",

@@ -8,7 +8,8 @@
 by the latest figures of every benchmark found in ``bench-results/`` (with each run's command,
 machine and date); the rest of the document, the analysis written by people, is left alone.
 Files that append one run after another (``nlu.json``, ``load.json``) are shown for their
-latest run only. A missing results file is reported, not an error. Standard library only.
+latest run only. A missing results file is reported, not an error; a section an earlier summary
+wrote for it is kept, marked as kept. Standard library only.
 """
 
 from __future__ import annotations
@@ -217,11 +218,15 @@ def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
         [
             f"Run {meta.get('date', '?')} on {meta.get('machine', '?')}, load {meta.get('load_avg_start', '?')}:"
             f" `{meta.get('command', '?')}`; {meta.get('data', '')}; criterion {meta.get('criterion', '?')};"
-            f" chosen **{data.get('chosen')}**. Cells: NMI / ARI / themes. Top 8 settings and the previous method."
+            f" chosen **{data.get('chosen')}**. Cells: NMI / ARI / themes. Top 8 settings, the chosen one and the"
+            " previous method."
         ],
-        ["method", "setting", "criterion", *samples],
+        ["method", "setting", "criterion", "keeps the small groups", *samples],
     )
-    shown = ranking[:8] + [r for r in ranking[8:] if r["method"] != "louvain-merge"]
+    chosen = data.get("chosen") or {}
+    picked = [r for r in ranking if r["method"] == "louvain-merge" and all(r.get(k) == v for k, v in chosen.items())]
+    shown = ranking[:8] + [r for r in picked if r not in ranking[:8]]
+    shown += [r for r in ranking[8:] if r["method"] != "louvain-merge"]
     for r in shown:
         setting = ", ".join(
             f"{k}={r[k]}" for k in ("neighbours", "resolution", "merge_distance", "threshold") if k in r
@@ -230,7 +235,8 @@ def theme_threshold(name: str = "theme_threshold.json") -> Section | None:
             f"{r['by_sample'][s]['nmi']:.3f} / {r['by_sample'][s]['ari']:.3f} / {r['by_sample'][s]['themes']}"
             for s in samples
         ]
-        section.rows.append([r["method"], setting, f"{r['criterion']:.4f}", *cells])
+        keeps = {True: "yes", False: "no", None: "–"}[r.get("keeps_small_groups")]
+        section.rows.append([r["method"], setting, f"{r['criterion']:.4f}", keeps, *cells])
     return section
 
 
@@ -321,10 +327,38 @@ def sections() -> tuple[list[Section], list[str]]:
     return found, missing
 
 
+KEPT = (
+    "*Kept from the previous summary: `bench-results/{name}` is not in this checkout (run its benchmark to renew it).*"
+)
+
+
+def previous_sections(block: str) -> dict[str, str]:
+    """The sections an earlier summary wrote, by results file (``### title`` … ``Source: `bench-results/x.json```)."""
+    kept: dict[str, str] = {}
+    for part in block.split("\n### ")[1:]:
+        lines = part.split("\n")
+        source = next((ln for ln in lines if ln.startswith("Source: `bench-results/")), None)
+        if source is None:
+            continue
+        name = source.split("`bench-results/", 1)[1].split("`", 1)[0]
+        body = [ln for ln in lines if ln != KEPT.format(name=name)]
+        kept[name] = ("### " + "\n".join(body)).rstrip() + "\n"
+    return kept
+
+
 def write_doc(doc: Path, found: list[Section], missing: list[str]) -> None:
+    """Replace the generated block; a benchmark whose results file is missing here keeps its earlier section.
+
+    Results files live in one checkout (``bench-results/`` is not in git), so a worktree that ran
+    only some benchmarks must not erase the figures another checkout measured: their sections are
+    kept as written, marked as kept."""
     text = doc.read_text(encoding="utf-8")
     if START not in text or END not in text:
         raise SystemExit(f"{doc}: the markers {START} and {END} are missing; add them where the figures belong")
+    before, rest = text.split(START, 1)
+    old_block, after = rest.split(END, 1)
+    previous = previous_sections(old_block.split("Not run yet:", 1)[0])
+    kept = [name for name in missing if name in previous]
     body = [
         START,
         "",
@@ -332,12 +366,12 @@ def write_doc(doc: Path, found: list[Section], missing: list[str]) -> None:
         "results files of the latest run of each benchmark; do not edit by hand.",
         "",
         *(s.markdown() for s in found),
+        *(previous[name].rstrip() + "\n\n" + KEPT.format(name=name) + "\n" for name in kept),
     ]
-    if missing:
-        body.append(f"Not run yet: {', '.join(f'`{m}`' for m in missing)}.\n")
+    absent = [name for name in missing if name not in previous]
+    if absent:
+        body.append(f"Not run yet: {', '.join(f'`{m}`' for m in absent)}.\n")
     body.append(END)
-    before, rest = text.split(START, 1)
-    after = rest.split(END, 1)[1]
     doc.write_text(before + "\n".join(body) + after, encoding="utf-8")
 
 

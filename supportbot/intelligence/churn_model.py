@@ -11,9 +11,12 @@ data and inner cross-validation of training data only):
   hazards bend with tenure and price (the first months are the riskiest; very low and very high
   charges behave differently), which a straight line in ``tenure`` cannot follow; splines give
   the linear model that freedom while keeping every prediction a sum of per-feature terms.
-- **Optionally blended with scikit-learn's histogram gradient boosting** (logit average): trees
-  catch interactions the additive model misses. ``boosted_weight = 0`` keeps the model purely
-  additive.
+- **Optionally blended with scikit-learn's histogram gradient boosting and extremely randomised
+  trees** (a weighted logit average): trees catch interactions the additive model misses, and the
+  two kinds of trees err differently (boosting fits residuals, the randomised forest averages
+  deep, decorrelated trees), so half of each beat either alone in cross-validation of Telco's
+  train+validation rows (docs/BENCHMARKS.md). ``boosted_weight = forest_weight = 0`` keeps the
+  model purely additive.
 - **Reasons come from the additive part**: each feature's term minus its average over the
   training rows, in log-odds; the largest positive terms are "why this customer is at risk".
   They are exact for the linear model and an explanation of its share of a blend.
@@ -36,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import ExtraTreesClassifier, HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -74,6 +77,11 @@ class ChurnSettings:
     boosted_iterations: int = 300
     boosted_max_depth: int = 3
     boosted_min_leaf: int = 40
+    forest_weight: float = 0.0
+    """Weight of scikit-learn's ExtraTreesClassifier (on one-hot categories) in the blend; 0 = none."""
+    forest_trees: int = 500
+    forest_min_leaf: int = 10
+    forest_max_features: float = 0.4
     calibration_folds: int = 5
     seed: int = 0
 
@@ -83,6 +91,11 @@ class ChurnSettings:
             text += (
                 f", trees×{self.boosted_weight:g} (lr {self.boosted_learning_rate:g}, {self.boosted_iterations} it,"
                 f" depth {self.boosted_max_depth}, leaf ≥{self.boosted_min_leaf})"
+            )
+        if self.forest_weight:
+            text += (
+                f", extra trees×{self.forest_weight:g} ({self.forest_trees}, leaf ≥{self.forest_min_leaf},"
+                f" features {self.forest_max_features:g})"
             )
         return text
 
@@ -155,13 +168,32 @@ def _boosted(spec: FeatureSpec, settings: ChurnSettings) -> Pipeline:
     return Pipeline([("encode", encode), ("fit", trees)])
 
 
+def _forest(spec: FeatureSpec, settings: ChurnSettings) -> Pipeline:
+    n_num, n_cat = len(spec.numeric), len(spec.categorical)
+    encode = ColumnTransformer(
+        [
+            ("n", "passthrough", list(range(n_num))),
+            ("c", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(range(n_num, n_num + n_cat))),
+        ],
+        sparse_threshold=0,
+    )
+    trees = ExtraTreesClassifier(
+        n_estimators=settings.forest_trees,
+        min_samples_leaf=settings.forest_min_leaf,
+        max_features=settings.forest_max_features,
+        n_jobs=1,
+        random_state=settings.seed,
+    )
+    return Pipeline([("encode", encode), ("fit", trees)])
+
+
 def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
     p = np.clip(p, EPS, 1 - EPS)
     return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
 
 
 class BlendScorer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scikit-learn ships no types
-    """The uncalibrated score: additive model, optionally blended with boosted trees in log-odds.
+    """The uncalibrated score: additive model, optionally blended with trees in log-odds.
 
     A scikit-learn estimator so that cross-validation helpers can clone and fit it.
     """
@@ -174,14 +206,18 @@ class BlendScorer(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # scik
         self.classes_ = np.array([0, 1])
         self.additive_ = _additive(self.spec, self.settings).fit(x, y)
         self.boosted_ = _boosted(self.spec, self.settings).fit(x, y) if self.settings.boosted_weight else None
+        self.forest_ = _forest(self.spec, self.settings).fit(x, y) if self.settings.forest_weight else None
         return self
 
     def decision_function(self, x: NDArray[Any]) -> NDArray[np.float64]:
         z = np.asarray(self.additive_.decision_function(x), dtype=np.float64)
-        if self.boosted_ is not None:
-            w = self.settings.boosted_weight
-            z = (z + w * _logit(self.boosted_.predict_proba(x)[:, 1])) / (1 + w)
-        return z
+        total = 1.0
+        forest = getattr(self, "forest_", None)  # a model saved before the forest existed has none
+        for trees, w in ((self.boosted_, self.settings.boosted_weight), (forest, self.settings.forest_weight)):
+            if trees is not None:
+                z = z + w * _logit(trees.predict_proba(x)[:, 1])
+                total += w
+        return z / total
 
     def predict_proba(self, x: NDArray[Any]) -> NDArray[np.float64]:
         p = 1 / (1 + np.exp(-self.decision_function(x)))

@@ -34,10 +34,6 @@ def opt_out_button(kind: str) -> dict[str, str]:
     return {"title": f"Stop {KIND_NAMES[kind]}", "payload": '/opt_out{"outreach_kind": "' + kind + '"}'}
 
 
-FIRST_IN_LINE = describe_wait(WaitEstimate(position=1, typical=None))
-"""What actions/support.py tells someone first in the queue with no week of claims to go by."""
-
-
 @dataclass(frozen=True)
 class Who:
     """What the actions would read about the customer on that day."""
@@ -50,6 +46,10 @@ class Who:
     renews_on: dt.date | None
     points: int
     tier: str
+
+
+FALLBACKS = {"nlu_fallback": "utter_default", "out_of_scope": "utter_out_of_scope"}
+"""What ``action_answer_help`` says when no help-centre article fits (actions/helpcentre.py FALLBACK_RESPONSES)."""
 
 
 def ask(conv: Conversation, rng: random.Random, intent: str, *, confidence: tuple[float, float] = (0.72, 0.99)) -> str:
@@ -115,11 +115,22 @@ def loyalty_question(conv: Conversation, rng: random.Random, who: Who) -> None:
     ).listen()
 
 
+def wait_words(rng: random.Random) -> str:
+    """What ``action_handoff`` says about the wait (``describe_wait``): a place in the queue, a typical time."""
+    estimate = WaitEstimate(position=rng.randint(1, 3), typical=dt.timedelta(minutes=rng.randint(3, 25)))
+    return describe_wait(estimate)
+
+
 def handoff(conv: Conversation, rng: random.Random, who: Who) -> None:
     ask(conv, rng, "human_handoff", confidence=(0.9, 0.99))
-    conv.action("action_handoff").say("utter_handoff_customer", name=who.first_name, wait=FIRST_IN_LINE)
-    conv.slot("handoff_requested", True)
-    conv.listen()
+    conv.action("action_handoff").say("utter_handoff_customer", name=who.first_name, wait=wait_words(rng))
+    conv.slot("handoff_requested", True).listen()
+
+
+def visitor_handoff(conv: Conversation, rng: random.Random, *, email: str) -> None:
+    ask(conv, rng, "human_handoff", confidence=(0.9, 0.99))
+    conv.action("action_handoff").say("utter_handoff_anonymous", wait=wait_words(rng), email=email)
+    conv.slot("handoff_requested", True).listen()
 
 
 def problem_report(conv: Conversation, rng: random.Random, description: str, ticket: int) -> None:
@@ -134,15 +145,13 @@ def problem_report(conv: Conversation, rng: random.Random, description: str, tic
 
 def small_talk(conv: Conversation, rng: random.Random) -> None:
     intent = rng.choice(("bot_challenge", "help", "out_of_scope", "nlu_fallback"))
-    if intent == "nlu_fallback":
-        ask(conv, rng, intent, confidence=(0.12, 0.29))
-        # the rule for a message not understood: the help centre looks first, is not sure, asks to rephrase
-        conv.action("action_answer_help").say("utter_default").listen()
+    if intent in FALLBACKS:
+        # The rules send both to the help centre first (action_answer_help); the demo's phrasings
+        # match no article, so the action falls back to the response, as it does live.
+        ask(conv, rng, intent, confidence=(0.12, 0.29) if intent == "nlu_fallback" else (0.72, 0.99))
+        conv.action("action_answer_help").say(FALLBACKS[intent]).listen()
         return
     ask(conv, rng, intent)
-    if intent == "out_of_scope":  # likewise: the help centre had nothing, so the usual answer
-        conv.action("action_answer_help").say("utter_out_of_scope").listen()
-        return
     response = {"bot_challenge": "utter_iamabot", "help": "utter_help"}[intent]
     conv.action(response).say(response).listen()
 

@@ -813,17 +813,13 @@ def _anonymous(world: _World, rng: random.Random) -> None:
                 ("ask_referral_code", "action_referral_code", "utter_anon_referral"),
                 ("help", "utter_help", "utter_help"),
                 ("bot_challenge", "utter_iamabot", "utter_iamabot"),
-                ("out_of_scope", "action_answer_help", "utter_out_of_scope"),  # the help centre had nothing
+                ("out_of_scope", "action_answer_help", d.FALLBACKS["out_of_scope"]),
             )
         )
         d.ask(conv, rng, intent)
         conv.action(action).say(answer).listen()
         if rng.random() < 0.15:
-            d.ask(conv, rng, "human_handoff", confidence=(0.9, 0.99))
-            conv.action("action_handoff").say(
-                "utter_handoff_anonymous", wait=d.FIRST_IN_LINE, email=get_settings().support_email
-            )
-            conv.slot("handoff_requested", True).listen()
+            d.visitor_handoff(conv, rng, email=get_settings().support_email)
             row = SupportInteraction(
                 conversation_id=conv.sender_id,
                 channel="socketio",

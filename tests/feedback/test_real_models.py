@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.theme_groups import BILLING, LOGIN, LOGOUT, SYNC
 from supportbot.feedback import store
 from supportbot.feedback.cli import theme_params
 from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
@@ -32,39 +33,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 SETTINGS = Settings()
-
-LOGIN = [
-    "I can't log in to my account",
-    "Login fails with my correct password",
-    "Can't sign in since the last update",
-    "My password is rejected when I try to log in",
-    "The login page says my credentials are wrong but they are right",
-    "I am unable to sign in to the app",
-]
-# Near LOGIN in wording, a different problem: the theme granularity chosen on BANKING77 (whose 77
-# intents are this fine) keeps the two apart, and each whole.
-LOGOUT = [
-    "The app keeps logging me out every few minutes",
-    "I get signed out all the time and have to log in again",
-    "It logs me out whenever I switch to another app",
-    "My session expires constantly and I am kicked out",
-]
-BILLING = [
-    "I was charged twice for my subscription this month",
-    "You billed my card two times for the same plan",
-    "Double charge on my credit card, please refund one",
-    "There are two identical payments for my renewal",
-    "My monthly fee was taken twice",
-    "Duplicate charge on my bank statement for the subscription",
-]
-SYNC = [
-    "I love the sync feature, my notes are everywhere instantly",
-    "Syncing between my phone and laptop works beautifully",
-    "The sync is brilliant, everything stays up to date on all devices",
-    "Great sync across devices, best feature of the app",
-    "Sync between desktop and mobile is fast and reliable",
-    "Really love how my notes sync across all my devices",
-]
 
 
 @pytest.fixture(scope="module")

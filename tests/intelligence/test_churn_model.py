@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from supportbot.intelligence.churn_model import ChurnModel, ChurnSettings, FeatureSpec
+from supportbot.intelligence.churn_model import ChurnModel, ChurnSettings, FeatureSpec, _logit, to_matrix
 from supportbot.intelligence.evaluation import auc, brier, cross_validated_auc, reliability, select_settings
 
 SPEC = FeatureSpec(numeric=("tenure", "tickets", "noise"), categorical=("contract",))
@@ -53,6 +53,35 @@ def test_calibration_is_monotone_so_it_changes_no_ranking() -> None:
     assert (np.argsort(scores, kind="stable") == np.argsort(p, kind="stable")).all()
     a, _b = model.platt
     assert a > 0
+
+
+def test_the_blend_with_both_kinds_of_trees_ranks_held_out_rows_and_is_the_weighted_logit_mean() -> None:
+    train, y_train = _rows(1500, 11)
+    test, y_test = _rows(800, 12)
+    settings = ChurnSettings(
+        c=0.3, spline_knots=4, boosted_weight=0.5, boosted_iterations=50, forest_weight=0.5, forest_trees=60
+    )
+    model = ChurnModel(SPEC, settings).fit(train, y_train)
+    assert auc(y_test, model.predict_proba(test)) > 0.8
+    scorer = model.scorer
+    assert scorer is not None and scorer.forest_ is not None and scorer.boosted_ is not None
+    x = to_matrix(test, SPEC)
+    parts = [
+        scorer.additive_.decision_function(x),
+        0.5 * _logit(scorer.boosted_.predict_proba(x)[:, 1]),
+        0.5 * _logit(scorer.forest_.predict_proba(x)[:, 1]),
+    ]
+    assert np.allclose(scorer.decision_function(x), sum(parts) / 2.0)
+
+
+def test_a_model_saved_before_the_forest_existed_still_scores() -> None:
+    rows, y = _rows(600, 13)
+    model = ChurnModel(SPEC, ChurnSettings(boosted_weight=1.0, boosted_iterations=30)).fit(rows, y)
+    assert model.scorer is not None
+    before = model.score(rows)
+    del model.scorer.forest_  # what unpickling a model from before the forest option gives
+    again = pickle.loads(pickle.dumps(model))
+    assert np.allclose(again.score(rows), before)
 
 
 def test_reliability_table_matches_predictions_within_a_few_points() -> None:

@@ -119,6 +119,30 @@ def test_the_latest_figures_replace_only_the_generated_section(tmp_path: Path, m
     assert "Not run yet: `nlu.json`" in text
 
 
+def test_sections_of_benchmarks_not_run_here_are_kept_and_marked(tmp_path: Path, monkeypatch) -> None:
+    results = tmp_path / "bench-results"
+    results.mkdir()
+    run = {"users": 1, "turns_ok": 3, "errors": 0, "turns_per_second": 2.0, "load_avg": 1.0, "stack": "ours"}
+    run.update(run="2026-02-01T00:00:00+00:00", by_turn={}, all={"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0})
+    (results / "load.json").write_text(json.dumps({"meta": {"command": "python -m bench.load"}, "levels": [run]}))
+    monkeypatch.setattr(summary, "RESULTS", results)
+    doc = tmp_path / "BENCHMARKS.md"
+    old_nlu = "### NLU on public intent data\n\nSource: `bench-results/nlu.json`. Run 1.\n\n| a |\n|---|\n| 93 % |\n"
+    old_load = "### Conversation latency and throughput\n\nSource: `bench-results/load.json`. old run\n"
+    doc.write_text(f"# B\n\n{summary.START}\nintro\n\n{old_nlu}\n{old_load}\n{summary.END}\n")
+
+    summary.main(["--write-doc", str(doc)])
+    summary.main(["--write-doc", str(doc)])  # a second run keeps it once, marked once
+
+    text = doc.read_text()
+    assert "| ours | 1 | 3 | 0 | 2.0 |" in text  # load.json is here: its section is renewed
+    assert "old run" not in text
+    assert text.count("| 93 % |") == 1  # nlu.json is not: the earlier section stays
+    assert text.count("`bench-results/nlu.json` is not in this checkout") == 1
+    assert "Not run yet: `nlu.json`" not in text
+    assert "Not run yet: `theme_threshold.json`, `themes.json`, `outreach.json`" in text
+
+
 def test_a_document_without_markers_is_refused(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(summary, "RESULTS", tmp_path)
     doc = tmp_path / "BENCHMARKS.md"
