@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from actions import runtime
 from actions.context import ActionContext
 from actions.helpcentre import OPEN_ARTICLE, buttons_of, record
 from supportbot.helpcentre import service
@@ -91,6 +93,17 @@ def recently_given(session: Session, conversation_id: str, slug: str) -> bool:
         .limit(1)
     )
     return row is not None
+
+
+def quote_help_in_form(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> None:
+    """For a form's first question (a plain ``Action``, outside any ``StoreAction``): quote the help
+    centre for the message that opened the form, if it asks how, in a transaction of its own."""
+    try:
+        with runtime.sessions().begin() as session:
+            ctx = ActionContext.build(session=session, tracker=tracker, domain=domain)
+            quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=ctx.latest_text)
+    except SQLAlchemyError:
+        logger.exception("no help-centre quote for conversation %s", tracker.sender_id)
 
 
 class QuotesHelpCentre:

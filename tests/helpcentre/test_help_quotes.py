@@ -21,6 +21,7 @@ from actions.help_quotes import LEAD_IN
 from actions.loyalty import ActionLoyalty
 from actions.plans import ActionPlanOptions
 from actions.profile import ActionShowRenewal
+from actions.profile_form import ActionAskUpdateValue
 from actions.support import ActionReportProblem
 from supportbot.feedback.embedding import SentenceTransformerEmbedder
 from supportbot.helpcentre import config, service
@@ -47,6 +48,7 @@ ARTICLES = (
     "lumen-pen/charge-lumen-pen.md",
     "loyalty/earn-points.md",
     "using-lumen/sync-troubleshooting.md",
+    "privacy-and-security/reset-password.md",
 )
 BASE = "https://lumen.example/help/articles/"
 
@@ -215,3 +217,16 @@ async def test_without_an_index_the_flow_goes_on_alone(quotes: Path, store: sess
     quotes.unlink()
     messages = await run(ActionOfferRetention(), tracker("anon:rest:v4", "how do I cancel my subscription"))
     assert [m.get("response") for m in messages] == ["utter_anon_cancel"]
+
+
+async def test_a_form_opened_by_a_how_to_question_quotes_the_article_before_its_first_question(
+    quotes: Path, store: sessionmaker[Session]
+) -> None:
+    t = tracker("cust:C1:web", "how do I change the email address on my account", slots={"update_field": "contact"})
+    t.latest_message["intent"] = {"name": "update_contact_details", "confidence": 0.9}
+    messages = await run(ActionAskUpdateValue(), t)
+    assert f"{BASE}reset-password" in messages[0]["text"]
+    assert [m.get("response") for m in messages] == [None, "utter_ask_update_value"]
+    t.latest_message.update(text="new.address@example.com", intent={"name": "inform", "confidence": 0.9})
+    again = await run(ActionAskUpdateValue(), t)  # asked again after a value it could not read: no quote
+    assert [m.get("response") for m in again] == ["utter_ask_update_value"]
