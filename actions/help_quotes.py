@@ -78,7 +78,10 @@ def quote_help(
     )
     buttons = [b for b in buttons_of(quoted, channel=ctx.conversation.channel) if b.get("title") == OPEN_ARTICLE]
     dispatcher.utter_message(text=quoted.text, buttons=buttons)
-    record(session=session, ctx=ctx, tracker=tracker, question=text, reply=quoted, vector=vector)
+    try:
+        record(session=session, ctx=ctx, tracker=tracker, question=text, reply=quoted, vector=vector)
+    except Exception:  # as above: recording the quote must not cost the customer the flow
+        logger.exception("help-centre quote not recorded (conversation %s)", tracker.sender_id)
     return quoted
 
 
