@@ -39,6 +39,7 @@ class StoreAction(Action, abc.ABC):
         try:
             with runtime.sessions().begin() as session:
                 ctx = ActionContext.build(session=session, tracker=tracker, domain=domain)
+                self.preface(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker)
                 if self.requires_customer and ctx.customer_id is None:
                     dispatcher.utter_message(response=self.anonymous_response)
                     return self.anonymous_events(tracker)
@@ -54,6 +55,11 @@ class StoreAction(Action, abc.ABC):
             logger.exception("%s failed on the profile store (conversation %s)", self.name(), tracker.sender_id)
             dispatcher.utter_message(response="utter_technical_problem")
             return self.failure_events(tracker)
+
+    def preface(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> None:
+        """Said before the action's own answer, for a visitor too (``actions.help_quotes``); nothing by default."""
 
     @abc.abstractmethod
     def perform(

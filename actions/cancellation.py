@@ -22,13 +22,14 @@ from actions import runtime
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from supportbot.formatting import long_date
 from supportbot.services.account import cancellation_terms, discount_end, retention_offer
 from supportbot.services.changes import jsonable
 from supportbot.store.repo import get_profile
 
 
-class ActionOfferRetention(StoreAction):
+class ActionOfferRetention(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_cancel"
 
     def name(self) -> str:

@@ -110,21 +110,33 @@ class ActionAnswerHelp(StoreAction):
         reply: HelpReply,
         vector: NDArray[np.float32],
     ) -> None:
-        """Keep the question for content gaps; a failure here never costs the customer the answer."""
-        retriever = service.get_retriever()
-        redacted = redact(question)
-        embedding = vector if redacted == question else retriever.encode(redacted)
-        try:
-            with session.begin_nested():
-                record_answer(
-                    session=session,
-                    conversation_id=tracker.sender_id,
-                    customer_id=ctx.customer_id,
-                    channel=ctx.conversation.channel or "unknown",
-                    question_redacted=redacted,
-                    reply=reply,
-                    embedding=embedding,
-                    embedding_model=retriever.embedder.name,
-                )
-        except SQLAlchemyError:
-            logger.exception("could not record a help-centre answer (conversation %s)", tracker.sender_id)
+        record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
+
+
+def record(
+    *,
+    session: Session,
+    ctx: ActionContext,
+    tracker: Tracker,
+    question: str,
+    reply: HelpReply,
+    vector: NDArray[np.float32],
+) -> None:
+    """Keep the question for content gaps; a failure here never costs the customer the answer."""
+    retriever = service.get_retriever()
+    redacted = redact(question)
+    embedding = vector if redacted == question else retriever.encode(redacted)
+    try:
+        with session.begin_nested():
+            record_answer(
+                session=session,
+                conversation_id=tracker.sender_id,
+                customer_id=ctx.customer_id,
+                channel=ctx.conversation.channel or "unknown",
+                question_redacted=redacted,
+                reply=reply,
+                embedding=embedding,
+                embedding_model=retriever.embedder.name,
+            )
+    except SQLAlchemyError:
+        logger.exception("could not record a help-centre answer (conversation %s)", tracker.sender_id)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.buttons import payload
@@ -45,7 +46,7 @@ def perks_text(history: list[LedgerEntryView], perks: list[PerkView]) -> str:
     return " ".join(parts)
 
 
-class ActionLoyalty(StoreAction):
+class ActionLoyalty(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_loyalty"
 
     def name(self) -> str:
@@ -93,7 +94,7 @@ def reward_button(reward: RewardView) -> dict[str, str]:
     }
 
 
-class ActionRedeemPoints(StoreAction):
+class ActionRedeemPoints(QuotesHelpCentre, StoreAction):
     """ "Redeem my points for the stylus tips": which reward (if not named), then the terms as a
     question. Points come off only after a yes (``actions.answers``)."""
 

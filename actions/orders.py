@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.buttons import payload
@@ -44,7 +45,7 @@ def order_status_text(order: OrderView) -> str:
     return text + "."
 
 
-class ActionRecentOrders(StoreAction):
+class ActionRecentOrders(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_orders"
 
     def name(self) -> str:
@@ -69,7 +70,7 @@ class ActionRecentOrders(StoreAction):
         return ask(dispatcher, text=rendered.text, buttons=buttons, question=Question("choose_order"))
 
 
-class ActionOrderStatus(StoreAction):
+class ActionOrderStatus(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_orders"
 
     def name(self) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.buttons import payload
@@ -40,7 +41,7 @@ def plan_button(option: PlanOption) -> dict[str, str]:
     return {"title": f"{verb} to {option.plan.name}", "payload": payload("change_plan", plan=option.plan.code)}
 
 
-class ActionPlanOptions(StoreAction):
+class ActionPlanOptions(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_plan_options"
 
     def name(self) -> str:
@@ -62,7 +63,7 @@ class ActionPlanOptions(StoreAction):
         )
 
 
-class ActionChangePlan(StoreAction):
+class ActionChangePlan(QuotesHelpCentre, StoreAction):
     """ "Switch me to Business": the options when no plan is named, else the terms and a question."""
 
     anonymous_response = "utter_anon_plan_options"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.parsing import find_outreach_kind, normalise_outreach_kind
@@ -39,7 +40,7 @@ def kind_buttons(intent: str) -> list[dict[str, str]]:
     ]
 
 
-class _ConsentAction(StoreAction):
+class _ConsentAction(QuotesHelpCentre, StoreAction):
     """Opt out of / back into one kind of proactive message (abstract)."""
 
     granted: bool = False

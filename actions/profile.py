@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from supportbot.formatting import long_date, money, relative_days, short_date
 from supportbot.services.account import renewal_terms
 from supportbot.services.changes import jsonable
@@ -68,7 +69,7 @@ def _plan_facts(profile: Profile, today: dt.date) -> dict[str, Any]:
     }
 
 
-class ActionShowPlan(StoreAction):
+class ActionShowPlan(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_plan"
 
     def name(self) -> str:
@@ -92,7 +93,7 @@ class ActionShowPlan(StoreAction):
         return []
 
 
-class ActionShowRenewal(StoreAction):
+class ActionShowRenewal(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_renewal"
 
     def name(self) -> str:
@@ -116,7 +117,7 @@ class ActionShowRenewal(StoreAction):
         return []
 
 
-class ActionRenewNow(StoreAction):
+class ActionRenewNow(QuotesHelpCentre, StoreAction):
     """ "Renew my plan now": the charge and the new renewal date, as a question; nothing is renewed yet."""
 
     anonymous_response = "utter_anon_renewal"

@@ -41,6 +41,7 @@ from actions.form_flow import (
     resuming,
     settled,
 )
+from actions.help_quotes import QuotesHelpCentre, quote_help_in_form
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.errors import InvalidRequestError
@@ -270,11 +271,14 @@ class ActionAskUpdateValue(Action):
         if partial is not None:
             dispatcher.utter_message(response="utter_ask_birthday_year", day_month=partial.day_and_month())
         else:
+            if latest_intent(tracker)[0] in UPDATE_INTENTS:
+                # "how do I change my email?": the article too (in a worker thread, as StoreAction runs)
+                await asyncio.to_thread(quote_help_in_form, dispatcher, tracker, dict(domain))
             dispatcher.utter_message(response="utter_ask_update_value")
         return [SlotSet(RESUME_SLOT, None)]
 
 
-class ActionSubmitProfileUpdate(StoreAction):
+class ActionSubmitProfileUpdate(QuotesHelpCentre, StoreAction):
     """The form is done: ask to confirm the new value, or say why nothing was changed."""
 
     anonymous_response = "utter_anon_profile"

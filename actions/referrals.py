@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
+from actions.help_quotes import QuotesHelpCentre
 from supportbot.services.changes import jsonable
 from supportbot.services.referrals import code_for, configured_reward, perk_words, referral_terms
 from supportbot.store.growth_models import mistyped_code, normalise_code
 from supportbot.store.models import utcnow
 
 
-class ActionReferralCode(StoreAction):
+class ActionReferralCode(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_referral"
 
     def name(self) -> str:
@@ -39,7 +40,7 @@ class ActionReferralCode(StoreAction):
         return []
 
 
-class ActionReportReferral(StoreAction):
+class ActionReportReferral(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_referral"
 
     def name(self) -> str:

@@ -31,6 +31,7 @@ from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
+from actions.help_quotes import QuotesHelpCentre
 from actions.profile import ActionGreet
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
@@ -185,10 +186,18 @@ class ActionAskProblemDescription(Action):
         return [SlotSet(RESUME_SLOT, None)]
 
 
-class ActionReportProblem(StoreAction):
-    """The form is done: file the report and offer a person, or say nothing was filed."""
+class ActionReportProblem(QuotesHelpCentre, StoreAction):
+    """The form is done: file the report and offer a person, or say nothing was filed.
+
+    A troubleshooting article that fits the description is quoted first (``actions.help_quotes``),
+    whatever the wording: "my pen won't pair" is filed *and* gets the pairing article."""
 
     requires_customer = False
+    help_quote_when = "always"
+
+    def help_query(self, ctx: ActionContext, tracker: Tracker) -> str:
+        description = str(tracker.get_slot("problem_description") or "")
+        return "" if description == DROPPED else description
 
     def name(self) -> str:
         return "action_report_problem"

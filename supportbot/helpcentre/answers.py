@@ -33,6 +33,45 @@ def mentions_own_account(question: str) -> bool:
     return _ACCOUNT_CUE.search(question) is not None
 
 
+_HOW_TO_CUE = re.compile(
+    r"\bhow\s+(?:do|does|did|can|could|should|would|will|is|are|to|long|often|soon|far|come)\b"
+    r"|\bhow\s+much\s+(?:does|do)\s+(?!my\b|our\b)"
+    r"|\bwhat\s+(?:happens|if|kinds?|sorts?|types?|options?|ways?|do|does|can|should|will|would)\b"
+    r"|\bwhat(?:'s|\s+is|\s+are)\s+(?:the|your|a|an)\b"
+    r"|\b(?:can|could|may|should|must)\s+(?:i|we)\b"
+    r"|\b(?:do|did|will|would)\s+(?:i|we)\s+(?:need|get|earn|pay|qualify|lose|keep|have\s+to)\b"
+    r"|\b(?:is|are)\s+there\b|\bis\s+it\s+(?:possible|safe|free|ok|okay|allowed)\b"
+    r"|\b(?:do|does|will|would)\s+(?:you|lumen|it|they|the|your)\b"
+    r"|\b(?:where|when)\s+(?:can|do|does|should|will|would)\s+(?:i|we|you)\b"
+    r"|\bwhy\s+(?:does|do|is|are|can't|cannot|won't|isn't|doesn't|don't|did|would)\b"
+    r"|\b(?:policy|policies|instructions|steps|guide|tutorial|allowed)\b"
+    r"|\b(?:tell|show)\s+me\s+(?:how|about|what|where|why)\b"
+    r"|\b(?:any|a|the)\s+way\s+to\b|\bam\s+i\s+able\b|\bwant\s+to\s+know\b|\bwondering\b|\bexplain\b",
+    re.IGNORECASE,
+)
+"""Question forms that ask how something works or what the rules are ("how do I ...", "can I
+...", "is there ...", "do you ...", "what happens if ..."), whatever the topic."""
+_PERSONAL = re.compile(r"\b(?:i|i'm|im|i'd|i've|i'll|me|my|mine|we|we're|our|ours|us)\b", re.IGNORECASE)
+
+
+def asks_how_or_policy(text: str) -> bool:
+    """Whether a message asks how something works or what the policy is, rather than asking for
+    the customer's own data ("when does my plan renew") or for a change ("cancel my plan").
+
+    True for a how-to or policy question form, and for a bare topic of two words or more
+    that names no one ("loyalty tiers", "refund policy for the pen"); False for "cancel my subscription",
+    "what's my plan", "how many points do I have". A flow that a question lands in (the
+    cancellation offer, the plan options) quotes the help centre only when this is True
+    (``actions.help_quotes``); a problem description is always worth a troubleshooting article.
+    """
+    words = text.replace("\u2019", "'").strip()
+    if not words or words.startswith("/"):
+        return False
+    if _HOW_TO_CUE.search(words):
+        return True
+    return _PERSONAL.search(words) is None and len(words.split()) >= 2
+
+
 @dataclass(frozen=True)
 class Button:
     title: str

@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, compose_reply, excerpt, is_confident, mentions_own_account
+from supportbot.helpcentre.answers import (
+    HANDOFF_PAYLOAD,
+    asks_how_or_policy,
+    compose_reply,
+    excerpt,
+    is_confident,
+    mentions_own_account,
+)
 from supportbot.helpcentre.articles import Article
 from supportbot.helpcentre.index import IndexedPassage
 from supportbot.helpcentre.retrieval import Hit
@@ -102,6 +109,34 @@ def test_a_policy_question_alone_gets_no_account_step() -> None:
 )
 def test_account_cues(question: str, own: bool) -> None:
     assert mentions_own_account(question) is own
+
+
+@pytest.mark.parametrize(
+    ("text", "how_to"),
+    [
+        ("how do I turn off auto renewal", True),
+        ("how can we add a colleague", True),
+        ("can I pause my plan for a month", True),
+        ("is there a discount for teachers", True),
+        ("do you deliver to norway", True),
+        ("what happens to my notebooks if I stop paying", True),
+        ("do I need a card to start the trial", True),
+        ("why won\u2019t my tablet see the stylus", True),
+        ("returns policy for accessories", True),
+        ("gift wrapping", True),  # a bare topic names no one: it is a question about the shop
+        ("stop my subscription", False),
+        ("I want to switch to a cheaper plan", False),
+        ("when does my plan renew", False),
+        ("what's my plan", False),
+        ("how many points do I have", False),
+        ("show me my orders", False),
+        ("yes", False),
+        ("/cancel_subscription", False),
+        ("", False),
+    ],
+)
+def test_how_to_and_policy_questions_are_told_from_requests_and_account_questions(text: str, how_to: bool) -> None:
+    assert asks_how_or_policy(text) is how_to
 
 
 def test_long_passages_keep_the_opening_and_the_lines_that_match_the_question() -> None:

@@ -52,12 +52,13 @@ FOUR = {
 """The issue's "Why": each used to get "That's outside what I can help with" or a problem report."""
 MIXED = "how do refunds work, and can I get one for my last order?"
 
-HELD_OUT_RIGHT_LINK_FLOOR = 0.60
+HELD_OUT_RIGHT_LINK_FLOOR = 0.75
 """Share of the held-out answerable questions whose reply links the right article (as the
-answer, or among the two closest of a "not sure"), over REST through the dialogue: 0.647 when
-this was written (97 of 150; 51 more went to another flow: a question that reads as a request,
-"how do I cancel my subscription", gets the flow). A floor against regressions, set below that
-measurement, never tuned on: the printed table is the figure."""
+answer, as a quote beside another flow's answer, or among the two closest of a "not sure"), over
+REST through the dialogue: 0.647 before flows quoted the help centre (97 of 150; 51 went to
+another flow with no article), 0.807 with the quotes (121 of 150, actions/help_quotes.py). A
+floor against regressions, set below that measurement, never tuned on: the printed table is the
+figure."""
 HELD_OUT_WRONG_ANSWER_CEILING = 0.08
 """Share of held-out answerable questions answered from a wrong article."""
 
@@ -210,12 +211,17 @@ def intent_of(stack: Stack, conversation_id: str) -> str:
     return str(user["parse_data"]["intent"]["name"])
 
 
+HELP_INTENTS = frozenset({"ask_help_article", "out_of_scope", "nlu_fallback"})
+"""Intents whose rule runs ``action_answer_help`` itself; any other intent's flow quotes the
+help centre beside its own answer (``actions.help_quotes``)."""
+
+
 def test_the_held_out_questions_over_rest_for_a_customer_and_a_visitor(stack: Stack) -> None:
     """Every held-out question, as Maya and as an anonymous visitor: the reply the customer reads
     agrees with what was recorded, links the right article when it answers, never answers a
     question the help centre does not cover, and is the same for both (articles are public)."""
     tally: Counter[str] = Counter()
-    wrong, elsewhere, problems = [], [], []
+    wrong, elsewhere, alongside, problems = [], [], [], []
     answerable = [q for q in HELD_OUT if q["article"] != "none"]
     for item in HELD_OUT:
         question, expected = item["q"], item["article"]
@@ -229,7 +235,7 @@ def test_the_held_out_questions_over_rest_for_a_customer_and_a_visitor(stack: St
             if kind == "not_sure" and (NOT_SURE not in turn.text or any(url(s) not in turn.text for s in offered)):
                 problems.append(f"{question!r}: recorded not sure, the reply says {turn.text!r}")
             if customer is None:
-                intent = intent_of(stack, turn.conversation_id) if kind == "elsewhere" else "ask_help_article"
+                intent = intent_of(stack, turn.conversation_id)
         if seen[0] != seen[1]:
             problems.append(f"{question!r}: {seen[0]} for the customer, {seen[1]} for the visitor")
         kind, slug, offered = seen[1]
@@ -240,6 +246,9 @@ def test_the_held_out_questions_over_rest_for_a_customer_and_a_visitor(stack: St
             continue
         if kind == "answered" and slug == expected:
             tally["answered from the right article"] += 1
+            if intent not in HELP_INTENTS:
+                tally["answered from the right article: of them, alongside another flow"] += 1
+                alongside.append(f"{question!r} -> {intent}")
         elif kind == "answered":
             tally["answered from a wrong article"] += 1
             wrong.append(f"{question!r} -> {slug} (expected {expected})")
@@ -262,6 +271,8 @@ def test_the_held_out_questions_over_rest_for_a_customer_and_a_visitor(stack: St
         + "\n  ".join(wrong)
         + "\nhandled by another flow (classifier's intent):\n  "
         + "\n  ".join(elsewhere)
+        + "\nanswered from the right article alongside another flow (classifier's intent):\n  "
+        + "\n  ".join(alongside)
     )
     assert problems == []
     assert right_link >= HELD_OUT_RIGHT_LINK_FLOOR

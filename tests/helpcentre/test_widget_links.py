@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Route, expect
+from sqlalchemy import select
 
+from supportbot.store.models import Subscription
 from tests.conftest import Stack
 from tests.helpcentre.test_stack_conversations import BASE_URL, FOUR, url
 from tests.widget.conftest import TIMEOUT_MS, WebServer, conversation_of, restart_conversation
@@ -61,3 +63,31 @@ def test_the_four_questions_answer_with_a_link_button_that_opens_the_article(
     visitor.wait_online()
     slug, title = FOUR["is there a student discount"]
     expect(visitor.page.locator(f'a.lumen-chat__reply--link[href="{url(slug)}"]')).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_a_how_to_question_in_the_cancellation_flow_shows_the_article_and_the_offer_buttons_still_work(
+    visit: Any, stack: Stack, web: WebServer
+) -> None:
+    """The article comes first with its link button; the retention offer keeps its own quick
+    replies, and tapping one still answers the offer (nothing is cancelled without a yes)."""
+    customer = "C000001"
+    restart_conversation(stack, conversation_of(customer))
+    visitor = visit(customer)
+    visitor.open()
+    visitor.wait_online()
+    visitor.say("how do I cancel my subscription")
+    visitor.bot_says("Before you go")
+    expect(visitor.page.locator(f'a.lumen-chat__reply--link[href="{url("cancel-subscription")}"]')).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    no_cancel = visitor.page.locator("button.lumen-chat__reply", has_text="No, cancel")
+    expect(no_cancel).to_be_visible(timeout=TIMEOUT_MS)
+    no_cancel.click()
+    visitor.bot_says("Just to confirm: cancel your")
+    visitor.page.locator("button.lumen-chat__reply", has_text="No, keep it").click()
+    expect(visitor.page.locator("button.lumen-chat__reply", has_text="No, keep it")).to_have_count(
+        0, timeout=TIMEOUT_MS
+    )
+    with stack.sessions() as session:
+        status = session.scalars(select(Subscription.status).where(Subscription.customer_id == customer)).all()
+    assert status == ["active"], "declined at the confirmation: nothing cancelled (docs/DEMO_DATA.md: Maya is on Pro)"
