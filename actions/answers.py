@@ -117,6 +117,23 @@ def answer_choose_kind(
     return action.set_kind(session, ctx, dispatcher, kind)
 
 
+def answer_confirm_consent(
+    session: Session,
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    question: Question,
+    answer: str,
+    parsed: Payload | None,
+) -> Events:
+    """The yes or no to "Do you want me to stop sending you …?" (or to start again)."""
+    kind = normalise_outreach_kind(str(question.context.get("kind") or ""))
+    if kind is None or ctx.customer_id is None or not (parsed and parsed.intent == "affirm"):
+        dispatcher.utter_message(response="utter_consent_unchanged")
+        return []
+    action = ActionOptIn() if question.context.get("intent") == "opt_in" else ActionOptOut()
+    return action.set_kind(session, ctx, dispatcher, kind)
+
+
 def answer_choose_reward(
     session: Session,
     ctx: ActionContext,
@@ -212,6 +229,7 @@ HANDLERS: dict[str, Handler] = {
     "email_follow_up": answer_email_follow_up,
     "change": answer_change,
     "choose_kind": answer_choose_kind,
+    "confirm_consent": answer_confirm_consent,
     "choose_reward": answer_choose_reward,
     "choose_plan": answer_choose_plan,
     "choose_order": answer_choose_order,

@@ -1,7 +1,10 @@
 """Consent per kind of proactive message: opting out of and back into each kind.
 
-Consent is the one change made without a confirming question: "stop these" is honoured at
-once. Profile changes (birthday, time zone, contact details) are in ``actions.profile_form``.
+Consent asked for in so many words ("stop these", "no more tips", "send me tips again") or by a
+button changes at once, without a confirming question; a message the classifier only took for
+it ("my reminders don't send notifications") is asked about first
+(``supportbot.parsing.asks_to_change_consent``). Profile changes (birthday, time zone, contact
+details) are in ``actions.profile_form``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
-from supportbot.parsing import find_outreach_kind, normalise_outreach_kind
+from supportbot.parsing import asks_to_change_consent, find_outreach_kind, normalise_outreach_kind
 from supportbot.services.preferences import set_consent
 from supportbot.store.models import OUTREACH_KINDS
 
@@ -46,6 +49,7 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
     granted: bool = False
     intent: str = ""
     ask_response: str = ""
+    confirm_response: str = ""
     done_response: str = ""
     anonymous_response = "utter_anon_consent"
 
@@ -72,10 +76,17 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
                     question=Question("choose_kind", context={"intent": self.intent}),
                 ),
             ]
+        if not asks_to_change_consent(ctx.latest_text, granted=self.granted):
+            rendered = render(ctx.responses, self.confirm_response, kind=KIND_NAMES[kind])
+            question = Question("confirm_consent", context={"intent": self.intent, "kind": kind})
+            return [
+                SlotSet("outreach_kind", None),
+                *ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=question),
+            ]
         return [SlotSet("outreach_kind", None), *self.set_kind(session, ctx, dispatcher, kind)]
 
     def set_kind(self, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, kind: str) -> Events:
-        """Consent changes at once, without a question: "stop" must never need a second message."""
+        """Consent changes now: "stop" said plainly never needs a second message."""
         set_consent(
             session=session,
             customer_id=customer_id_of(ctx),
@@ -97,6 +108,7 @@ class ActionOptOut(_ConsentAction):
     granted = False
     intent = "opt_out"
     ask_response = "utter_ask_opt_out_kind"
+    confirm_response = "utter_confirm_opt_out"
     done_response = "utter_opt_out_done"
 
     def name(self) -> str:
@@ -107,6 +119,7 @@ class ActionOptIn(_ConsentAction):
     granted = True
     intent = "opt_in"
     ask_response = "utter_ask_opt_in_kind"
+    confirm_response = "utter_confirm_opt_in"
     done_response = "utter_opt_in_done"
 
     def name(self) -> str:

@@ -397,6 +397,38 @@ def find_outreach_kind(text: str) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+_ME = r"(?:me|us)"
+_THEM = r"(?:(?:it|them|these|those|this|that)\s+)?"
+_STOP_WORDS = re.compile(
+    r"\b(?:stop|unsubscribe|opt(?:ing)?[\s-]?out|no\s+more|enough|mute|disable|cancel\s+(?:the|my|all|these)"
+    rf"|(?:don'?t|do\s+not|never)\s+(?:send|message|text|email|contact|bother)\s+{_ME}"
+    rf"|(?:turn|switch|shut)\s+{_THEM}off|remove\s+{_ME}|leave\s+{_ME}\s+alone|unsub"
+    r"|(?:i|we)\s+(?:don'?t|do\s+not|no\s+longer)\s+(?:want|need|wish)|not\s+interested)\b",
+    re.IGNORECASE,
+)
+_START_WORDS = re.compile(
+    r"\b(?:resume|restart|re-?enable|enable|(?:re-?)?subscribe|opt(?:ing)?[\s-]?(?:back\s+)?in|sign\s+(?:me|us)\s+up"
+    rf"|(?:turn|switch)\s+{_THEM}(?:back\s+)?on|back\s+on|start\s+(?:sending|getting|receiving)"
+    rf"|send\s+{_ME}|(?:i|we)(?:'d|\s+would)?\s+(?:like|want)\s+(?:to\s+(?:get|receive)\b|{_THEM}(?:again|back))"
+    r"|again)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_to_change_consent(text: str, *, granted: bool) -> bool:
+    """Whether a message plainly asks to stop (``granted=False``) or to restart (``True``) messages.
+
+    Consent changes at once when asked for in so many words ("stop", "no more tips", "send me
+    tips again") or by a button; a message the classifier only *took* for it ("my reminders don't
+    send notifications", "I'm not getting my tips") is asked about first, since a complaint must
+    not switch anything off or on.
+    """
+    words = (text or "").strip()
+    if not words or words.startswith("/"):
+        return True  # a button's payload, or an action called without a message
+    return bool((_START_WORDS if granted else _STOP_WORDS).search(words))
+
+
 def normalise_order_ref(value: str | None) -> str | None:
     if not value:
         return None

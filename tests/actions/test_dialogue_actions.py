@@ -19,7 +19,7 @@ from actions.cancellation import ActionOfferRetention
 from actions.dialogue_state import ActionSessionStart, ValidateSlotMappings
 from actions.loyalty import ActionRedeemPoints
 from actions.plans import ActionChangePlan
-from actions.preferences import ActionOptOut
+from actions.preferences import ActionOptIn, ActionOptOut
 from actions.profile import ActionRenewNow
 from actions.profile_form import (
     ActionAskUpdateValue,
@@ -244,6 +244,52 @@ async def test_which_messages_is_answered_by_a_typed_kind(store: sessionmaker[Se
     assert "Usage tips" in [b["title"] for b in ask[0]["buttons"]]
     done = await answer(chat, "usage tips", "nlu_fallback")
     assert done[0]["response"] == "utter_opt_out_done" and done[0]["kind"] == "usage tips"
+    with store() as session:
+        consent = session.get(Consent, ("C1", "tips"))
+        assert consent is not None and consent.granted is False
+
+
+@pytest.mark.parametrize("reply", ["no", "No, keep them"])
+async def test_a_complaint_taken_for_an_opt_out_is_asked_about_and_a_no_changes_nothing(
+    store: sessionmaker[Session], reply: str
+) -> None:
+    chat = Chat()
+    await _validate(chat, "my reminders don't send notifications", "opt_out")
+    ask = await chat.run(ActionOptOut())
+    assert ask[0]["text"] == "Do you want me to stop sending you renewal reminders?"
+    assert [b["title"] for b in ask[0]["buttons"]] == ["Yes, stop them", "No, keep them"]
+    kept = await answer(chat, reply, "deny")
+    assert kept[0]["response"] == "utter_consent_unchanged"
+    with store() as session:
+        assert session.get(Consent, ("C1", "renewal")) is None
+
+
+async def test_a_yes_to_the_opt_out_question_stops_that_kind(store: sessionmaker[Session]) -> None:
+    chat = Chat()
+    await _validate(chat, "my reminders don't send notifications", "opt_out")
+    await chat.run(ActionOptOut())
+    done = await answer(chat, "yes", "affirm")
+    assert done[0]["response"] == "utter_opt_out_done" and done[0]["kind"] == "renewal reminders"
+    with store() as session:
+        consent = session.get(Consent, ("C1", "renewal"))
+        assert consent is not None and consent.granted is False
+
+
+async def test_not_getting_tips_is_not_taken_as_asking_for_them(store: sessionmaker[Session]) -> None:
+    chat = Chat()
+    await _validate(chat, "i'm not getting my tips", "opt_in")
+    ask = await chat.run(ActionOptIn())
+    assert ask[0]["text"] == "Shall I send you usage tips again?"
+    with store() as session:
+        assert session.get(Consent, ("C1", "tips")) is None
+
+
+@pytest.mark.parametrize("text", ["stop sending me tips", "no more tips please", "I don't want tips"])
+async def test_a_plain_stop_is_honoured_at_once(store: sessionmaker[Session], text: str) -> None:
+    chat = Chat()
+    await _validate(chat, text, "opt_out")
+    done = await chat.run(ActionOptOut())
+    assert done[0]["response"] == "utter_opt_out_done"
     with store() as session:
         consent = session.get(Consent, ("C1", "tips"))
         assert consent is not None and consent.granted is False
