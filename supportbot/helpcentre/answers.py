@@ -112,7 +112,7 @@ def excerpt(text: str, *, limit: int = MAX_ANSWER_CHARS, query_terms: set[str] |
             if used + len(lines[i]) + 1 <= limit:
                 keep.add(i)
                 used += len(lines[i]) + 1
-        if len(keep) > 1:
+        if len(keep) > 1 and not _breaks_a_step_list(lines, keep):
             return "\n".join(lines[i] for i in sorted(keep))
     out: list[str] = []
     used = 0
@@ -130,6 +130,19 @@ def excerpt(text: str, *, limit: int = MAX_ANSWER_CHARS, query_terms: set[str] |
             out.append(kept or line[:limit].rsplit(" ", 1)[0] + "\u2026")
         break
     return "\n".join(out)
+
+
+_STEP = re.compile(r"^\s*(\d+)[.)]\s")
+
+
+def _breaks_a_step_list(lines: Sequence[str], keep: set[int]) -> bool:
+    """Whether the kept lines include a numbered step without the step before it ("4. Choose
+    Plus" without steps 1-3): steps are quoted from the start of their list, or not picked out."""
+    for i in keep:
+        step = _STEP.match(lines[i])
+        if step and int(step.group(1)) > 1 and (i - 1 not in keep or not _STEP.match(lines[i - 1])):
+            return True
+    return False
 
 
 def lead_of(hits: Sequence[Hit]) -> float:

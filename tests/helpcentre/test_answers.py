@@ -147,6 +147,25 @@ def test_long_passages_keep_the_opening_and_the_lines_that_match_the_question() 
     assert "United Kingdom" in quoted and len(quoted) <= 120
 
 
+def test_a_step_is_never_quoted_without_the_steps_before_it() -> None:
+    """The student-discount answer once read "How to get it: 4. Choose Plus or Pro yearly." (make run)."""
+    text = "\n".join(
+        [
+            "Students and teachers get 50% off Plus or Pro on a yearly plan.",
+            "How to get it:",
+            "1. Open Settings and select Plan and billing, then Student or teacher discount.",
+            "2. Enter your school email address; we send a confirmation link to it.",
+            "3. Open the link within 24 hours.",
+            "4. Choose Plus or Pro yearly. The discounted price is shown before you pay.",
+            "No school email? Select Verify with a document and upload a current student ID.",
+        ]
+    )
+    quoted = excerpt(text, limit=260, query_terms={"plus", "pro", "yearly", "student", "discount"})
+    steps = [line for line in quoted.splitlines() if line[:2] in ("1.", "2.", "3.", "4.")]
+    assert [s[:2] for s in steps] == ["1.", "2.", "3.", "4."][: len(steps)], quoted
+    assert quoted.startswith("Students and teachers get 50% off")
+
+
 def test_a_single_long_line_is_cut_at_a_sentence_end() -> None:
     text = "First sentence is here. " * 40
     quoted = excerpt(text.strip(), limit=100)
