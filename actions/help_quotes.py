@@ -60,7 +60,8 @@ def quote_help(
     if when == "how_to" and not asks_how_or_policy(text):
         return None
     try:
-        reply, vector = service.answer_question(text, verified=ctx.customer_id is not None)
+        # No account step: the flow that follows is that step ("For your own account…" would dangle).
+        reply, vector = service.answer_question(text, verified=ctx.customer_id is not None, account_step=False)
     except Exception:  # the quote is extra: a missing index or model must not cost the flow
         logger.exception("no help-centre quote for conversation %s", tracker.sender_id)
         return None

@@ -167,6 +167,7 @@ def compose_reply(
     threshold: float,
     lead: float = 0.0,
     verified: bool,
+    account_step: bool = True,
 ) -> HelpReply:
     """An answer from the best article when retrieval is confident, else "not sure" with the two closest."""
     if not is_confident(hits, threshold=threshold, lead=lead):
@@ -179,7 +180,7 @@ def compose_reply(
     parts = [quoted, f"More in \u201c{article.title}\u201d: {url_for(article.slug)}"]
     buttons: list[Button] = []
     step = None
-    if article.account_intent and article.account_label and mentions_own_account(question):
+    if account_step and article.account_intent and article.account_label and mentions_own_account(question):
         step = article.account_intent
         if verified:
             parts.append("For your own account, I can check that for you:")

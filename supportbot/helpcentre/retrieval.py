@@ -15,6 +15,7 @@ question; the fused score only orders the articles.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -140,10 +141,29 @@ def best_excerpt(
         overlap = len(query_terms & words) / len(query_terms) if query_terms else 0.0
         scores.append(float(cosine) + EXCERPT_LEXICAL * overlap)
     if about_whole:  # a one-line summary, then the best of the rest
-        best = index.passages[int(body[1 + int(np.argmax(scores[1:]))])]
+        best = _from_list_start(index, body, 1 + int(np.argmax(scores[1:])))
         lead = f"{best.heading}:\n" if best.heading else ""
         return IndexedPassage(article=article, heading=first.heading, text=f"{first.text}\n{lead}{best.text}")
-    return index.passages[int(body[int(np.argmax(scores))])]
+    return _from_list_start(index, body, int(np.argmax(scores)))
+
+
+_STEP = re.compile(r"^\s*(\d+)[.)]\s")
+
+
+def _from_list_start(index: HelpIndex, body: NDArray[np.intp], position: int) -> IndexedPassage:
+    """The passage at ``position``; if it starts inside a numbered list (a long section is cut into
+    passages, the next one opening with the last step as context), joined to the passage before it,
+    so that "4. Choose Plus…" is never quoted without steps 1-3."""
+    passage = index.passages[int(body[position])]
+    step = _STEP.match(passage.text)
+    if not step or int(step.group(1)) == 1 or position == 0:
+        return passage
+    before = index.passages[int(body[position - 1])]
+    if before.heading != passage.heading:
+        return passage
+    seen = set(before.text.splitlines())
+    rest = [line for line in passage.text.splitlines() if line not in seen]
+    return IndexedPassage(article=passage.article, heading=passage.heading, text="\n".join([before.text, *rest]))
 
 
 class Retriever:

@@ -28,7 +28,12 @@ def get_retriever() -> Retriever:
 
 
 def answer_question(
-    question: str, *, verified: bool, retriever: Retriever | None = None, settings: HelpCentreSettings | None = None
+    question: str,
+    *,
+    verified: bool,
+    account_step: bool = True,
+    retriever: Retriever | None = None,
+    settings: HelpCentreSettings | None = None,
 ) -> tuple[HelpReply, NDArray[np.float32]]:
     """The reply for one question and the question's embedding. Raises ``HelpIndexError``
     when there is no usable index (the caller tells the customer and a person)."""
@@ -42,6 +47,7 @@ def answer_question(
         threshold=settings.answer_threshold,
         lead=settings.answer_lead,
         verified=verified,
+        account_step=account_step,
     )
     return reply, vector
 

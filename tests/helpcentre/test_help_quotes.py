@@ -139,6 +139,7 @@ async def test_how_do_i_cancel_gets_the_article_then_the_offer_and_nothing_chang
     assert quote["text"].startswith(LEAD_IN)
     assert f"More in \u201cCancel your subscription\u201d: {BASE}cancel-subscription" in quote["text"]
     assert quote["buttons"] == []  # REST: the link is in the text; no account step: this is the account step
+    assert "For your own account" not in quote["text"]  # nor its sentence, which would dangle (make run)
     assert [b["title"] for b in offer["buttons"]] == ["Keep it with 20% off", "Switch to Plus", "No, cancel"]
     assert subscription(store).status == "active"
     [row] = rows(store)

@@ -58,6 +58,14 @@ def test_the_four_questions_are_answered_from_the_right_article_with_its_link(
     assert fact in reply.text
 
 
+def test_a_quoted_step_list_starts_at_its_first_step(retriever: Retriever, help_folder: HelpFolder) -> None:
+    """The student-discount answer once read "How to get it: 4. Choose Plus…" (make run): its
+    section is cut into two passages and the second opens with step 4 as context."""
+    reply = answer(retriever, help_folder, "is there a student discount")
+    steps = [line[:2] for line in reply.text.splitlines() if line[:1].isdigit()]
+    assert steps == ["1.", "2.", "3.", "4."][: len(steps)], reply.text
+
+
 def test_a_mixed_question_answers_the_policy_and_offers_the_order_lookup(
     retriever: Retriever, help_folder: HelpFolder
 ) -> None:
