@@ -429,7 +429,10 @@ def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: Scale
     )
     killer.join(timeout=60)
     assert scaled.servers["rasa-1"].process.returncode == -9
-    problems = [p for c in conversations for p in turn_problems(tracker, c)]
+    twice: list[str] = []
+    problems = [p for c in conversations for p in turn_problems(tracker, c, twice_after_resend=twice)]
+    print(f"messages handled twice after a resend (at least once, not exactly once): {len(twice)} {twice}")
+    assert len(twice) <= sum(c.resent for c in conversations)
     if problems:  # the whole story, for whoever reads the failure
         story = [
             f"{c.conversation_id}: failures {c.failures}, resent {c.resent}, found {c.found_in_tracker}"
