@@ -122,29 +122,51 @@ def best_excerpt(
     """The body passage to quote.
 
     When the question is closer to the article's title than to any of its passages ("is
-    there a student discount"), the article's first passage is its summary and the answer, if it
-    says enough. Otherwise the passage closest in its own words (without the shared title),
-    plus a little for sharing the question's words ("canada" in the list of countries).
+    there a student discount"), the article's opening (the text before its first heading) is its
+    summary and the answer, if it says enough. An article that starts with a heading has no
+    summary: "what's the warranty on the pen?" must not quote its first section, "Replacing the
+    tip", only because the title names both; it gets the best section, from its start.
+    Otherwise the passage closest in its own words (without the shared title), plus a little
+    for sharing the question's words ("canada" in the list of countries).
     """
     body = np.flatnonzero((index.passage_article == article) & ~np.asarray(index.title_mask))
     if not len(body):
         return index.passages[int(np.flatnonzero(index.passage_article == article)[0])]
     cosines = index.excerpt_vectors[body] @ query_vector
     titles = np.flatnonzero((index.passage_article == article) & np.asarray(index.title_mask))
-    about_whole = len(titles) > 0 and float((index.excerpt_vectors[titles] @ query_vector).max()) >= cosines.max()
     first = index.passages[int(body[0])]
-    if about_whole and (len(first.text.split()) >= OPENING_MIN_WORDS or len(body) == 1):
+    about_whole = len(titles) > 0 and float((index.excerpt_vectors[titles] @ query_vector).max()) >= cosines.max()
+    has_opening = not first.heading
+    if about_whole and has_opening and (len(first.text.split()) >= OPENING_MIN_WORDS or len(body) == 1):
         return first
     scores = []
     for number, cosine in zip(body, cosines, strict=True):
         words = set(terms(index.passages[int(number)].text))
         overlap = len(query_terms & words) / len(query_terms) if query_terms else 0.0
         scores.append(float(cosine) + EXCERPT_LEXICAL * overlap)
+    if about_whole and not has_opening:  # no summary: the best section, from its start
+        return _section_from_start(index, body, int(np.argmax(scores)))
     if about_whole:  # a one-line summary, then the best of the rest
         best = _from_list_start(index, body, 1 + int(np.argmax(scores[1:])))
         lead = f"{best.heading}:\n" if best.heading else ""
         return IndexedPassage(article=article, heading=first.heading, text=f"{first.text}\n{lead}{best.text}")
     return _from_list_start(index, body, int(np.argmax(scores)))
+
+
+def _section_from_start(index: HelpIndex, body: NDArray[np.intp], position: int) -> IndexedPassage:
+    """The passage at ``position`` preceded by its section's first passage, when it is not that one:
+    a question about the whole article asks what the section says first ("1-year limited
+    warranty"), not the detail that matched it best ("To make a claim…")."""
+    passage = index.passages[int(body[position])]
+    start = position
+    while start > 0 and index.passages[int(body[start - 1])].heading == passage.heading:
+        start -= 1
+    if start == position:
+        return _from_list_start(index, body, position)
+    opening = index.passages[int(body[start])]
+    seen = set(opening.text.splitlines())
+    rest = [line for line in passage.text.splitlines() if line not in seen]
+    return IndexedPassage(article=passage.article, heading=passage.heading, text="\n".join([opening.text, *rest]))
 
 
 _STEP = re.compile(r"^\s*(\d+)[.)]\s")

@@ -38,6 +38,7 @@ HANDFUL = (
     "plans-and-billing/student-discount.md",
     "plans-and-billing/payment-methods.md",
     "privacy-and-security/two-factor.md",
+    "lumen-pen/pen-tips-and-warranty.md",
 )
 """The articles the four questions of the issue need, and a few neighbours to tell them from."""
 

@@ -66,6 +66,19 @@ def test_a_quoted_step_list_starts_at_its_first_step(retriever: Retriever, help_
     assert steps == ["1.", "2.", "3.", "4."][: len(steps)], reply.text
 
 
+def test_an_article_that_opens_with_a_section_quotes_the_section_asked_about(
+    retriever: Retriever, help_folder: HelpFolder
+) -> None:
+    """The warranty question matches the pen article's title ("warranty and replacement tips")
+    best; that article starts with a heading, so its first section is not a summary to quote
+    (make run answered with "Replacing the tip")."""
+    reply = answer(retriever, help_folder, "what's the warranty on the pen?")
+    assert reply.kind == "answer", reply.text
+    assert reply.article_slug == "pen-tips-and-warranty"
+    assert "1-year limited warranty" in reply.text
+    assert "anticlockwise" not in reply.text
+
+
 def test_a_mixed_question_answers_the_policy_and_offers_the_order_lookup(
     retriever: Retriever, help_folder: HelpFolder
 ) -> None:
@@ -134,7 +147,7 @@ def test_the_reindex_command_skips_an_unchanged_folder_and_rebuilds_a_changed_on
     path = help_folder.content / "plans-and-billing" / "refunds.md"
     path.write_text(path.read_text().replace("30 days", "45 days"))
     assert cli.main([*args, "reindex", "--if-changed"]) == 0
-    assert "indexed 7 articles" in capsys.readouterr().out
+    assert "indexed 8 articles" in capsys.readouterr().out
     assert help_folder.index.stat().st_mtime_ns != stamp
     assert cli.main([*args, "status"]) == 0
     assert "unchanged since" in capsys.readouterr().out
