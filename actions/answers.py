@@ -110,11 +110,8 @@ def answer_choose_kind(
     parsed: Payload | None,
 ) -> Events:
     kind = normalise_outreach_kind(str(parsed.entities.get("outreach_kind") or "")) if parsed else None
-    if kind is None or ctx.customer_id is None:
-        dispatcher.utter_message(response="utter_ok_nevermind")
-        return []
-    action = ActionOptIn() if parsed and parsed.intent == "opt_in" else ActionOptOut()
-    return action.set_kind(session, ctx, dispatcher, kind)
+    intent = parsed.intent if parsed else None
+    return _change_consent(session, ctx, dispatcher, kind, intent, otherwise="utter_ok_nevermind")
 
 
 def answer_confirm_consent(
@@ -127,10 +124,27 @@ def answer_confirm_consent(
 ) -> Events:
     """The yes or no to "Do you want me to stop sending you …?" (or to start again)."""
     kind = normalise_outreach_kind(str(question.context.get("kind") or ""))
-    if kind is None or ctx.customer_id is None or not (parsed and parsed.intent == "affirm"):
-        dispatcher.utter_message(response="utter_consent_unchanged")
+    if not (parsed and parsed.intent == "affirm"):
+        kind = None
+    intent = question.context.get("intent")
+    return _change_consent(session, ctx, dispatcher, kind, intent, otherwise="utter_consent_unchanged")
+
+
+def _change_consent(
+    session: Session,
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    kind: str | None,
+    intent: object,
+    *,
+    otherwise: str,
+) -> Events:
+    """Opt in (``intent`` "opt_in") or out of ``kind``; with no kind or no verified customer, the
+    ``otherwise`` response and nothing changes."""
+    if kind is None or ctx.customer_id is None:
+        dispatcher.utter_message(response=otherwise)
         return []
-    action = ActionOptIn() if question.context.get("intent") == "opt_in" else ActionOptOut()
+    action = ActionOptIn() if intent == "opt_in" else ActionOptOut()
     return action.set_kind(session, ctx, dispatcher, kind)
 
 

@@ -252,14 +252,22 @@ def _audit(request: Request, user: StaffUser, action: str, handoff_id: int, **de
     audit(request, user, action, subject, handoff=handoff_id, **about, **details)
 
 
+def _attempt_audited(
+    request: Request, user: StaffUser, action: str, handoff_id: int, step: Callable[[], object], **details: Any
+) -> Response:
+    """``_attempt``, and the audit log entry when the step was done."""
+    answer = _attempt(request, handoff_id, step)
+    if answer.status_code < 400:
+        _audit(request, user, action, handoff_id, **details)
+    return answer
+
+
 @router.post("/inbox/{handoff_id}/claim", name="claim_handoff")
 def claim_handoff(
     request: Request, handoff_id: HandoffId, user: Annotated[StaffUser, Depends(form_by("handle_handoffs"))]
 ) -> Response:
-    answer = _attempt(request, handoff_id, lambda: _takeover(request).claim(handoff_id, user.id))
-    if answer.status_code < 400:
-        _audit(request, user, "claim_handoff", handoff_id)
-    return answer
+    step = lambda: _takeover(request).claim(handoff_id, user.id)  # noqa: E731
+    return _attempt_audited(request, user, "claim_handoff", handoff_id, step)
 
 
 @router.post("/inbox/{handoff_id}/reply", name="reply_handoff")
@@ -276,10 +284,8 @@ def reply_handoff(
 def hand_back_handoff(
     request: Request, handoff_id: HandoffId, user: Annotated[StaffUser, Depends(form_by("handle_handoffs"))]
 ) -> Response:
-    answer = _attempt(request, handoff_id, lambda: _takeover(request).hand_back(handoff_id, user.id))
-    if answer.status_code < 400:
-        _audit(request, user, "hand_back_handoff", handoff_id)
-    return answer
+    step = lambda: _takeover(request).hand_back(handoff_id, user.id)  # noqa: E731
+    return _attempt_audited(request, user, "hand_back_handoff", handoff_id, step)
 
 
 @router.post("/inbox/{handoff_id}/close", name="close_handoff")
@@ -295,10 +301,7 @@ def close_handoff(
             handoff_id, user.id, outcome=outcome, note=note, may_close_others=user.can("manage_handoffs")
         )
 
-    answer = _attempt(request, handoff_id, step)
-    if answer.status_code < 400:
-        _audit(request, user, "close_handoff", handoff_id, outcome=outcome)
-    return answer
+    return _attempt_audited(request, user, "close_handoff", handoff_id, step, outcome=outcome)
 
 
 @router.post("/inbox/{handoff_id}/goodwill", name="goodwill_handoff")
@@ -307,12 +310,8 @@ def goodwill_handoff(
 ) -> Response:
     """One click: the configured goodwill points, through the perks service, once per handoff."""
     points = console(request).settings.handoff_goodwill_points
-    answer = _attempt(
-        request, handoff_id, lambda: _takeover(request).grant_goodwill(handoff_id, user.id, points=points)
-    )
-    if answer.status_code < 400:
-        _audit(request, user, "grant_goodwill", handoff_id, points=points)
-    return answer
+    step = lambda: _takeover(request).grant_goodwill(handoff_id, user.id, points=points)  # noqa: E731
+    return _attempt_audited(request, user, "grant_goodwill", handoff_id, step, points=points)
 
 
 @router.post("/inbox/{handoff_id}/link-code", name="link_code_handoff")
@@ -320,7 +319,5 @@ def link_code_handoff(
     request: Request, handoff_id: HandoffId, user: Annotated[StaffUser, Depends(form_by("handle_handoffs"))]
 ) -> Response:
     """One click: a fresh link code sent into the customer's signed-in web chat (never shown to the agent)."""
-    answer = _attempt(request, handoff_id, lambda: _takeover(request).send_link_code(handoff_id, user.id))
-    if answer.status_code < 400:
-        _audit(request, user, "send_link_code", handoff_id)
-    return answer
+    step = lambda: _takeover(request).send_link_code(handoff_id, user.id)  # noqa: E731
+    return _attempt_audited(request, user, "send_link_code", handoff_id, step)
