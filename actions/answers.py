@@ -26,6 +26,7 @@ from actions.preferences import ActionOptIn, ActionOptOut
 from actions.profile_form import ask_profile_change, corrected_value
 from actions.questions import ANSWER_SLOT, CORRECTION, KEEP, Question, forget, pending
 from actions.support import answer_email_follow_up as email_follow_up
+from actions.support import answer_withdraw_handoff as withdraw_handoff
 from actions.support import hand_over
 from bot.channels.fresh_start import fresh_start_event
 from supportbot.buttons import Payload, parse_payload
@@ -228,19 +229,28 @@ def answer_retry_form(
     return []
 
 
-def answer_email_follow_up(
-    session: Session,
-    ctx: ActionContext,
-    dispatcher: CollectingDispatcher,
-    question: Question,
-    answer: str,
-    parsed: Payload | None,
-) -> Events:
-    return email_follow_up(session, ctx, dispatcher, yes=bool(parsed and parsed.intent == "affirm"))
+YesNoStep = Callable[[Session, ActionContext, CollectingDispatcher, bool], Events]
+
+
+def yes_or_no(step: YesNoStep) -> Handler:
+    """A handler for a plain yes/no question whose step takes only the yes."""
+
+    def handler(
+        session: Session,
+        ctx: ActionContext,
+        dispatcher: CollectingDispatcher,
+        question: Question,
+        answer: str,
+        parsed: Payload | None,
+    ) -> Events:
+        return step(session, ctx, dispatcher, bool(parsed and parsed.intent == "affirm"))
+
+    return handler
 
 
 HANDLERS: dict[str, Handler] = {
-    "email_follow_up": answer_email_follow_up,
+    "email_follow_up": yes_or_no(email_follow_up),
+    "withdraw_handoff": yes_or_no(withdraw_handoff),
     "change": answer_change,
     "choose_kind": answer_choose_kind,
     "confirm_consent": answer_confirm_consent,

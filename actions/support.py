@@ -36,7 +36,7 @@ from actions.profile import ActionGreet
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.form_replies import problem_description
-from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait
+from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait, withdraw
 from supportbot.services.support import open_handoff, report_problem, request_handoff
 from supportbot.services.support_hours import SupportHours, describe_opening, is_open, next_opening
 from supportbot.store.models import utcnow
@@ -137,6 +137,41 @@ class ActionHandoffWaiting(StoreAction):
         wait = describe_wait(expected_wait(session=session, conversation_id=ctx.conversation.conversation_id))
         dispatcher.utter_message(response="utter_handoff_still_waiting", wait=wait)
         return []
+
+
+class ActionHandoffWithdraw(StoreAction):
+    """ "Never mind" while waiting for a person: the request is in the queue, so it is not left as it
+    was by saying so; the customer is asked whether to take it back (``answer_withdraw_handoff``)."""
+
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_handoff_withdraw"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        if open_handoff(session=session, conversation_id=ctx.conversation.conversation_id) is None:
+            dispatcher.utter_message(response="utter_ok_nevermind")
+            return [SlotSet(WAITING_SLOT, None)]
+        rendered = render(ctx.responses, "utter_ask_withdraw_handoff")
+        return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=Question("withdraw_handoff"))
+
+
+def answer_withdraw_handoff(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, yes: bool
+) -> Events:
+    """The answer to "shall I take back your request for a person?" (``actions.answers``)."""
+    conversation_id = ctx.conversation.conversation_id
+    if yes and withdraw(session=session, conversation_id=conversation_id):
+        dispatcher.utter_message(response="utter_handoff_withdrawn")
+        return [SlotSet(WAITING_SLOT, None)]
+    if open_handoff(session=session, conversation_id=conversation_id) is None:  # a person has it, or it closed
+        dispatcher.utter_message(response="utter_handoff_not_waiting_any_more")
+        return [SlotSet(WAITING_SLOT, None)]
+    wait = describe_wait(expected_wait(session=session, conversation_id=conversation_id))
+    dispatcher.utter_message(response="utter_handoff_kept", wait=wait)
+    return []
 
 
 class ValidateProblemForm(FormValidationAction):

@@ -11,7 +11,8 @@ conversation at once cannot both win, and a second click finds nothing to do.
       ▲   │                                   │ hand back           │ close
       │   └────────── close ───────────┐      ▼                     ▼
       └── customer asks again ── returned (bot answers) ──close──► closed
-                                                                    (csat_followup plans)
+      │                                                             (csat_followup plans)
+      └── the customer no longer needs a person ──► withdrawn (no follow-up, not an agent's close)
 
 Closing sets ``status = 'closed'`` and ``closed_at``, which is what the outreach planner's
 ``csat_followup`` campaign reads (``supportbot.outreach.facts``). What the customer sees at
@@ -33,6 +34,9 @@ from supportbot.store.models import SupportInteraction, utcnow
 
 KIND = "handoff"
 WAITING, CLAIMED, RETURNED, CLOSED = "open", "claimed", "returned", "closed"
+WITHDRAWN = "withdrawn"
+"""The customer said they no longer need a person while still waiting: out of the queue, ``closed_at``
+set, no outcome; not ``closed``, so no CSAT follow-up asks about a person they never spoke to."""
 ACTIVE = (WAITING, CLAIMED, RETURNED)
 OUTCOMES = ("resolved", "not_resolved")
 MAX_NOTE = 2000
@@ -138,6 +142,8 @@ def _change(session: Session, stmt: Update, handoff_id: int, wanted: str) -> Han
 def _conflict_text(session: Session, handoff: Handoff, wanted: str) -> str:
     if handoff.status == CLOSED:
         return "this conversation's handoff is already closed"
+    if handoff.status == WITHDRAWN:
+        return "the customer no longer needs a person (they withdrew the request in the chat)"
     if handoff.status == CLAIMED:
         return f"this conversation is already assigned to {agent_name(session=session, user_id=handoff.assigned_to)}"
     if handoff.status == RETURNED and wanted in (CLAIMED, "reply"):
@@ -227,6 +233,22 @@ def close(
         .values(status=CLOSED, closed_at=now, closed_by=agent_id, outcome=outcome, close_note=note.strip() or None)
     )
     return _change(session, stmt, handoff_id, CLOSED)
+
+
+def withdraw(*, session: Session, conversation_id: str, now: dt.datetime | None = None) -> bool:
+    """The customer takes back their request while it still waits; False when no person-request is
+    waiting any more (an agent claimed it a moment ago, or it was closed)."""
+    now = now or utcnow()
+    stmt = (
+        update(SupportInteraction)
+        .where(
+            SupportInteraction.conversation_id == conversation_id,
+            SupportInteraction.kind == KIND,
+            SupportInteraction.status == WAITING,
+        )
+        .values(status=WITHDRAWN, closed_at=now)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def reopen_if_returned(*, session: Session, conversation_id: str, now: dt.datetime | None = None) -> int | None:

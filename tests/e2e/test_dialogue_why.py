@@ -237,6 +237,36 @@ def test_while_waiting_for_a_person_a_greeting_is_answered_as_waiting(stack: Sta
     assert handoffs == ["open"]
 
 
+def handoff_statuses(stack: Stack, conversation: str) -> list[str]:
+    with stack.sessions() as session:
+        return list(
+            session.scalars(
+                select(SupportInteraction.status)
+                .where(SupportInteraction.conversation_id == conversation, SupportInteraction.kind == "handoff")
+                .order_by(SupportInteraction.id)
+            )
+        )
+
+
+def test_never_mind_while_waiting_for_a_person_asks_before_taking_the_request_back(
+    stack: Stack, customers: list[str]
+) -> None:
+    """make run answered "never mind" in the queue with "I've left everything as it was" while the
+    request stayed in the agents' queue."""
+    chat = Chat(stack, customers[6])
+    assert "support team" in chat.say("i want to talk to a person")
+    asked = chat.say("never mind")
+    assert "take back your request" in asked and "left everything as it was" not in asked
+    assert "keep your place" in chat.say("No, keep my place")
+    assert handoff_statuses(stack, chat.conversation) == ["open"]
+    assert "take back your request" in chat.say("never mind")
+    assert "out of the queue" in chat.say("yes")
+    assert handoff_statuses(stack, chat.conversation) == ["withdrawn"]
+    reply = chat.say("hello")  # an ordinary conversation again, not "you're in the queue"
+    assert "in the queue" not in reply
+    assert "left everything as it was" in chat.say("never mind")
+
+
 def test_points_are_redeemed_once_however_often_yes_is_tapped(stack: Stack, customers: list[str]) -> None:
     with stack.sessions() as session:
         customer_id = session.scalars(

@@ -109,6 +109,31 @@ def test_closing_is_what_the_csat_followup_planner_reads(store: sessionmaker[Ses
     assert [iid for iid, _ in facts[0].closed_handoffs] == [handoff_id]
 
 
+def test_a_customer_who_withdraws_leaves_the_queue_without_a_follow_up(store: sessionmaker[Session]) -> None:
+    handoff_id = ask(store, "cust:C1:web")
+    with store.begin() as session:
+        assert handoffs.withdraw(session=session, conversation_id="cust:C1:web", now=NOW)
+        assert not handoffs.withdraw(session=session, conversation_id="cust:C1:web", now=NOW)  # nothing waits now
+        assert handoffs.queue(session=session) == []
+        with pytest.raises(handoffs.HandoffConflict, match="withdrew"):
+            handoffs.claim(session=session, handoff_id=handoff_id, agent_id=1)
+        gone = handoffs.get_handoff(session=session, handoff_id=handoff_id)
+    assert (gone.status, gone.closed_at, gone.outcome) == ("withdrawn", NOW, None)
+    now = NOW + dt.timedelta(hours=3)
+    with store() as session:
+        facts = load_facts(session=session, ids=["C1"], day=now.date(), now=now, config=load_config())
+    assert list(facts[0].closed_handoffs) == []  # no "how did our team do?" about a person never met
+    assert ask(store, "cust:C1:web") != handoff_id  # asking again queues a new request
+
+
+def test_a_claimed_handoff_cannot_be_withdrawn(store: sessionmaker[Session]) -> None:
+    handoff_id = ask(store, "cust:C1:web")
+    with store.begin() as session:
+        handoffs.claim(session=session, handoff_id=handoff_id, agent_id=1)
+        assert not handoffs.withdraw(session=session, conversation_id="cust:C1:web")
+        assert handoffs.get_handoff(session=session, handoff_id=handoff_id).status == "claimed"
+
+
 def test_escalation_marks_each_overdue_handoff_once(store: sessionmaker[Session]) -> None:
     old, fresh = ask(store, "cust:C1:web"), ask(store, "anon:web:abc", customer=None)
     later = handoffs.utcnow() + dt.timedelta(minutes=30)
