@@ -111,6 +111,15 @@ def test_the_four_questions_are_answered_from_their_article_with_its_link(
     assert (row.outcome, row.article_slug, row.customer_id) == ("answered", slug, customer)
 
 
+@pytest.mark.parametrize("customer", [CUSTOMER, None], ids=["verified", "anonymous"])
+def test_asking_for_a_discount_gets_the_ways_to_pay_less_not_a_fallback(stack: Stack, customer: str | None) -> None:
+    """make run answered "give me a discount" with "Sorry, I'm not sure I understood that"."""
+    turn = ask(stack, "give me a discount", customer=customer)
+    assert f"{ANSWERED}Can I get a discount?\u201d: {url('discounts-and-offers')}" in turn.text, turn.text
+    assert "Pay yearly" in turn.text and "Students and teachers" in turn.text  # the ways, not only the no
+    assert "not sure I understood" not in turn.text
+
+
 MIXED_ARTICLES = {"refunds": "Refund policy", "returns": "Return an order"}
 """A refund for an order is the returns article's subject as much as the refund policy's; both
 name the orders step (front matter ``account_intent: ask_orders``)."""
