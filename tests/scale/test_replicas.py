@@ -443,3 +443,12 @@ def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: Scale
     assert sum(len(c.sent) for c in conversations) == 16 * 24
     failed = sum(len(c.failures) for c in conversations)
     assert failed >= 1, "the kill hit no request in flight: the test proved nothing"
+    # Each conversation's first message sent again with its id (handled before the kill, by either
+    # replica): answered from the tracker with what the client got then, and nothing added.
+    with httpx.Client(timeout=180) as client:
+        for c in conversations:
+            before = tracker_turns(tracker, c.conversation_id)
+            body = c.request(0, token(scaled, c.customer))
+            again = client.post(f"{scaled.rasa_url}/webhooks/rest/webhook", json=body)
+            assert again.status_code == 200 and again.json() == c.answers[0], (c.conversation_id, again.text)
+            assert tracker_turns(tracker, c.conversation_id) == before

@@ -48,6 +48,15 @@ class Conversation:
     def message_id(self, turn: int) -> str:
         return f"{self.sender}-{turn}"
 
+    def request(self, turn: int, token: str) -> dict[str, Any]:
+        """The REST channel's body of turn ``turn`` (the same on every resend)."""
+        return {
+            "sender": self.sender,
+            "message": TURNS[turn % len(TURNS)],
+            "message_id": self.message_id(turn),
+            "metadata": {"customer_token": token},
+        }
+
 
 async def converse(
     base: str,
@@ -65,13 +74,7 @@ async def converse(
         async def one(conversation: Conversation) -> None:
             token = mint_customer_token(customer_id=conversation.customer, secret=secret, ttl_seconds=3600)
             for n in range(turns):
-                message = TURNS[n % len(TURNS)]
-                body = {
-                    "sender": conversation.sender,
-                    "message": message,
-                    "message_id": conversation.message_id(n),
-                    "metadata": {"customer_token": token},
-                }
+                message, body = TURNS[n % len(TURNS)], conversation.request(n, token)
                 for attempt in range(MAX_ATTEMPTS):
                     if attempt:
                         await asyncio.sleep(1)
