@@ -136,19 +136,36 @@ class Stack:
         return mint_customer_token(customer_id=customer_id, secret=self.secret, ttl_seconds=ttl_seconds)
 
     def say(
-        self, sender: str, text: str, *, token: str | None = None, metadata: dict[str, Any] | None = None
+        self,
+        sender: str,
+        text: str,
+        *,
+        token: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """One user turn over the REST channel; returns the bot's messages."""
+        response = self.rest(sender, text, token=token, metadata=metadata, message_id=message_id)
+        response.raise_for_status()
+        return list(response.json())
+
+    def rest(
+        self,
+        sender: str,
+        text: str,
+        *,
+        token: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> httpx.Response:
+        """One request to the REST channel, whatever its answer."""
         meta = dict(metadata or {})
         if token is not None:
             meta["customer_token"] = token
-        response = httpx.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text, "metadata": meta},
-            timeout=180,
-        )
-        response.raise_for_status()
-        return list(response.json())
+        body: dict[str, Any] = {"sender": sender, "message": text, "metadata": meta}
+        if message_id is not None:
+            body["message_id"] = message_id
+        return httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=180)
 
     def tracker(self, conversation_id: str) -> dict[str, Any]:
         response = httpx.get(

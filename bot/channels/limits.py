@@ -13,6 +13,9 @@ from typing import Any, Dict, Optional, Tuple
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 64
+MAX_MESSAGE_ID_CHARS = 64
+MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,%d}" % (MAX_MESSAGE_ID_CHARS - 1))
+"""A client's message id (``bot.channels.rest``): a UUID, a ULID, ``<sender>-<n>``... fit."""
 MAX_METADATA_BYTES = 2048
 MAX_REQUEST_BYTES = 256 * 1024
 """The Rasa server's Sanic ``REQUEST_MAX_SIZE`` (bot/server.py): larger bodies get 413 before parsing."""
@@ -37,6 +40,16 @@ def message_problem(text: object) -> Optional[Tuple[str, str]]:
             "message_too_long",
             f"That message is too long ({len(text)} characters; at most {MAX_MESSAGE_CHARS}). "
             "Please shorten it and send it again.",
+        )
+    return None
+
+
+def message_id_problem(message_id: object) -> Optional[str]:
+    """Text for the client when ``message_id`` (given) is not an acceptable message id."""
+    if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+        return (
+            f"`message_id` must be a string of 1 to {MAX_MESSAGE_ID_CHARS} letters, digits and . _ : - "
+            "(starting with a letter or digit), the same for every resend of one message"
         )
     return None
 

@@ -20,6 +20,13 @@ with the list of bot messages), which it replaces. The differences are the point
   empty 200 (which looked like "the bot had nothing to say").
 - The client cannot choose the ``input_channel`` (linked messaging identities are
   looked up per channel, so a claimed channel name must not be trusted).
+- An optional ``message_id`` (1-64 letters, digits and ``._:-``; 400 otherwise) makes a resend
+  safe: a client whose request failed (502 from nginx when a replica died under it, a timeout)
+  sends the message again with the same id, and if the conversation already holds it, it is not
+  handled again; the client gets the answer recorded for it, in the same format
+  (``bot.channels.exactly_once``, which checks under the conversation's lock). The same id with
+  another text is refused with 409. Without an id, a message is handled as it comes: a client
+  that retries must send one.
 """
 
 from __future__ import annotations
@@ -27,14 +34,15 @@ from __future__ import annotations
 import json
 import logging
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, NamedTuple, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.limits import MAX_SENDER_CHARS, allowed_metadata, message_problem
+from bot.channels.exactly_once import MessageIdReused, handle_once
+from bot.channels.limits import MAX_SENDER_CHARS, allowed_metadata, message_id_problem, message_problem
 from bot.conversation_ids import ANONYMOUS_REST_PREFIX
 from bot.identity import Identity, audience_from_environment, conversation_id_for, secret_from_environment, verify_token
 
@@ -47,6 +55,14 @@ SERVER_PROBLEM = "Sorry, something went wrong on our side and your message was n
 
 class BadRequest(ValueError):
     """A request this channel refuses with 400; the message is shown to the client."""
+
+
+class Parsed(NamedTuple):
+    conversation_id: str
+    text: str
+    metadata: Dict[Text, Any]
+    message_id: Optional[str]
+    """The client's id of this message (the same on every resend), if it sent one."""
 
 
 class VerifiedRestInput(InputChannel):
@@ -62,8 +78,8 @@ class VerifiedRestInput(InputChannel):
         self._secret = secret
         self._audience = audience
 
-    def parse(self, request: Request) -> Tuple[str, str, Dict[Text, Any]]:
-        """(conversation id, text, metadata to store) of a valid request, else BadRequest."""
+    def parse(self, request: Request) -> Parsed:
+        """What a valid request asks for, else BadRequest."""
         try:
             body = json.loads(request.body or b"")
         except (ValueError, UnicodeDecodeError):
@@ -76,6 +92,9 @@ class VerifiedRestInput(InputChannel):
         sender = body.get("sender")
         if sender is not None and (not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS):
             raise BadRequest(f"`sender` must be a string of at most {MAX_SENDER_CHARS} characters")
+        message_id = body.get("message_id")
+        if message_id is not None and (problem_text := message_id_problem(message_id)):
+            raise BadRequest(problem_text)
         raw_metadata = body.get("metadata")
         token = raw_metadata.get("customer_token") if isinstance(raw_metadata, dict) else None
         identity: Identity = verify_token(token, self._secret, audience=self._audience)
@@ -88,7 +107,7 @@ class VerifiedRestInput(InputChannel):
         if identity.problem:
             metadata["token_problem"] = identity.problem
         conversation_id = conversation_id_for(identity, sender, anonymous_prefix=ANONYMOUS_REST_PREFIX)
-        return conversation_id, str(body["message"]), metadata
+        return Parsed(conversation_id, str(body["message"]), metadata, message_id)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("verified_rest_webhook", __name__)
@@ -100,16 +119,27 @@ class VerifiedRestInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                conversation_id, text, metadata = self.parse(request)
+                parsed = self.parse(request)
             except BadRequest as exc:
                 return response.json({"error": str(exc)}, status=400)
             collector = CollectingOutputChannel()
+            message = UserMessage(
+                parsed.text,
+                collector,
+                parsed.conversation_id,
+                input_channel=self.name(),
+                message_id=parsed.message_id,
+                metadata=parsed.metadata,
+            )
             try:
-                await on_new_message(
-                    UserMessage(text, collector, conversation_id, input_channel=self.name(), metadata=metadata)
-                )
+                if parsed.message_id is None:
+                    await on_new_message(message)
+                else:
+                    await handle_once(request.app.ctx.agent, message)
+            except MessageIdReused as exc:
+                return response.json({"error": str(exc)}, status=409)
             except (CancelledError, Exception):
-                logger.exception("handling a REST message failed (conversation %s)", conversation_id)
+                logger.exception("handling a REST message failed (conversation %s)", parsed.conversation_id)
                 return response.json({"error": SERVER_PROBLEM, "messages": collector.messages}, status=503)
             return response.json(collector.messages)
 

@@ -7,7 +7,10 @@ the tests check that answers carry *this* customer's data, not a canned string.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -208,6 +211,67 @@ def test_handoff_is_recorded_for_a_person(stack: Stack, pool: list[str]) -> None
         ).first()
         assert row is not None and row.status == "open"
         assert row.conversation_id == f"cust:{customer_id}:{conversation}"
+
+
+def stored_events(stack: Stack, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's events as Rasa's tracker store holds them (read directly: looking changes nothing)."""
+    with sqlite3.connect(stack.tracker_db) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (conversation_id,)).fetchall()
+    return [json.loads(data) for (data,) in rows]
+
+
+def handoffs(stack: Stack, conversation_id: str) -> int:
+    with stack.sessions() as session:
+        rows = session.scalars(
+            select(SupportInteraction).where(
+                SupportInteraction.conversation_id == conversation_id, SupportInteraction.kind == "handoff"
+            )
+        ).all()
+    return len(rows)
+
+
+def test_a_message_sent_again_with_its_message_id_is_answered_from_the_tracker_not_handled_again(
+    stack: Stack, pool: list[str]
+) -> None:
+    """A client that did not get its answer (the request failed) sends the message again with the
+    same ``message_id`` (bot/channels/exactly_once.py): the same answer, nothing run twice."""
+    label = sender()
+    conversation = f"anon:rest:{label}"
+    ask = "i want to talk to a human"  # a second handling would answer "You're already in the queue"
+    first = stack.rest(label, ask, message_id=f"{label}-1")
+    assert first.status_code == 200, first.text
+    assert "support team" in texts(first.json()) and "already in the queue" not in texts(first.json())
+    recorded = stored_events(stack, conversation)
+
+    again = stack.rest(label, ask, message_id=f"{label}-1")
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert stored_events(stack, conversation) == recorded  # no action ran, nothing was added
+    assert [(e["text"], e["message_id"]) for e in recorded if e["event"] == "user"] == [(ask, f"{label}-1")]
+    assert handoffs(stack, conversation) == 1
+
+    reused = stack.rest(label, "hello", message_id=f"{label}-1")  # a client's bug: one id, another message
+    assert reused.status_code == 409 and "message_id" in reused.json()["error"], reused.text
+    assert stored_events(stack, conversation) == recorded
+
+    # The control: the same words as a new message (a new id) are handled, and answered differently.
+    second = stack.rest(label, ask, message_id=f"{label}-2")
+    assert second.status_code == 200 and "already in the queue" in texts(second.json()), second.text
+    assert [e["message_id"] for e in stored_events(stack, conversation) if e["event"] == "user"] == [
+        f"{label}-1",
+        f"{label}-2",
+    ]
+    assert handoffs(stack, conversation) == 1
+
+    # An answer with buttons comes back in the same shape as the first time.
+    customer_id, label = pool[0], sender()
+    token = stack.token(customer_id)
+    renewal = stack.rest(label, "when does my subscription renew?", token=token, message_id="renewal")
+    assert renewal.status_code == 200 and any(m.get("buttons") for m in renewal.json()), renewal.text
+    recorded = stored_events(stack, f"cust:{customer_id}:{label}")
+    resent = stack.rest(label, "when does my subscription renew?", token=token, message_id="renewal")
+    assert resent.status_code == 200 and resent.json() == renewal.json()
+    assert stored_events(stack, f"cust:{customer_id}:{label}") == recorded
 
 
 def test_birthday_form_rejects_a_bad_date_then_saves_a_good_one(stack: Stack, pool: list[str]) -> None:

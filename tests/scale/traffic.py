@@ -1,11 +1,12 @@
 """Conversations driven through the scaled stack, counted at the receiving end.
 
-Each virtual customer holds one REST conversation and sends its turns one after the other.
-When a turn fails (a replica was killed under it: nginx answers 502), the client does what a
-careful client must: it waits until no replica can still be handling the turn (the
-conversation's lock is free: no live ticket in the lock store, which this client only reads),
-looks at the conversation and sends the message again only if it is not there. Then every
-message is in the conversation exactly once, and the test can say so.
+Each virtual customer holds one REST conversation and sends its turns one after the other, each
+with a message id of its own. When a turn fails (a replica was killed under it: nginx answers
+502), the client does what a client of ours must: it sends the message again with the same id,
+until it is answered. Whether the first attempt was handled, half-way, still running on the other
+replica or never began, the channel handles the message once and answers the resend from the
+tracker if it was (bot/channels/exactly_once.py). Then every message is in the conversation
+exactly once, every answer the client got is the one in the tracker, and the test can say so.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
-import redis
-import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
 from supportbot.identity import mint_customer_token
 
 TURNS = ("hello", "what plan am I on?", "where is my order?", "how many loyalty points do I have?")
 """Each answered from the profile store (or a greeting by name): no forms, so every turn answers."""
+
+RETRYABLE = {502, 503, 504}
+"""What a failed turn may get (nginx when a replica died, our channel when handling failed); any
+other status is a bug, not a reason to resend."""
+MAX_ATTEMPTS = 120
+"""A second apart: a killed replica's conversations are free again within one lease (10 s)."""
 
 
 @dataclass
@@ -33,50 +37,25 @@ class Conversation:
     sender: str
     sent: list[str] = field(default_factory=list)
     answers: list[list[dict[str, Any]]] = field(default_factory=list)
-    """Per sent message, the bot messages the client received (empty: the answer was lost)."""
-    failures: int = 0
-    resent: int = 0
-    found_in_tracker: int = 0
+    """Per sent message, the bot messages the client received."""
+    failures: list[str] = field(default_factory=list)
+    """Per failed attempt: which turn, and what came back."""
 
     @property
     def conversation_id(self) -> str:
         return f"cust:{self.customer}:{self.sender}"
 
+    def message_id(self, turn: int) -> str:
+        return f"{self.sender}-{turn}"
 
-LOCK_PREFIX = "lumen:lock:"
-"""``bot.lock_store.RedisTicketLockStore``'s default key prefix (that module runs in the Rasa env)."""
-
-
-async def _lock_is_free(locks: aioredis.Redis, conversation_id: str) -> bool:
-    """No live ticket for the conversation: nobody handles or waits to handle one of its turns
-    (a ticket of a killed replica counts until its lease has run out)."""
-    base = LOCK_PREFIX + conversation_id
-    tokens = await locks.zrange(base + ":q", 0, -1)
-    if not tokens:
-        return True
-    seconds, micros = await locks.time()
-    now_ms = seconds * 1000 + micros // 1000
-    expiries = await locks.hmget(base + ":e", tokens)
-    return all(e is None or int(e) < now_ms for e in expiries)
-
-
-async def _user_texts_when_idle(
-    client: httpx.AsyncClient, locks: aioredis.Redis, base: str, conversation_id: str, token: str
-) -> list[str]:
-    """The conversation's user messages once its lock is free (so no replica is still on a turn)."""
-    for _ in range(180):
-        try:
-            if await _lock_is_free(locks, conversation_id):
-                response = await client.get(
-                    f"{base}/conversations/{quote(conversation_id, safe='')}/tracker",
-                    params={"token": token, "include_events": "ALL"},
-                )
-                if response.status_code == 200:
-                    return [e.get("text") for e in response.json()["events"] if e.get("event") == "user"]
-        except (httpx.HTTPError, redis.RedisError):
-            pass
-        await asyncio.sleep(1)
-    raise AssertionError(f"could not read {conversation_id} with its lock free")
+    def request(self, turn: int, token: str) -> dict[str, Any]:
+        """The REST channel's body of turn ``turn`` (the same on every resend)."""
+        return {
+            "sender": self.sender,
+            "message": TURNS[turn % len(TURNS)],
+            "message_id": self.message_id(turn),
+            "metadata": {"customer_token": token},
+        }
 
 
 async def converse(
@@ -85,49 +64,37 @@ async def converse(
     *,
     turns: int,
     secret: str,
-    api_token: str,
-    locks_url: str,
     progress: list[int] | None = None,
 ) -> list[Conversation]:
-    """Every conversation sends ``turns`` messages (``TURNS`` in a cycle), all conversations at once.
-    ``locks_url``: the lock store's Redis, watched (never written) after a failed turn."""
+    """Every conversation sends ``turns`` messages (``TURNS`` in a cycle), all conversations at once;
+    a failed turn is sent again, with the same message id, a second later."""
     limits = httpx.Limits(max_connections=len(conversations) + 8, max_keepalive_connections=len(conversations))
-    locks = aioredis.Redis.from_url(locks_url)
     async with httpx.AsyncClient(timeout=180, limits=limits) as client:
 
         async def one(conversation: Conversation) -> None:
             token = mint_customer_token(customer_id=conversation.customer, secret=secret, ttl_seconds=3600)
             for n in range(turns):
-                message = TURNS[n % len(TURNS)]
-                while True:
+                message, body = TURNS[n % len(TURNS)], conversation.request(n, token)
+                for attempt in range(MAX_ATTEMPTS):
+                    if attempt:
+                        await asyncio.sleep(1)
                     try:
-                        response = await client.post(
-                            f"{base}/webhooks/rest/webhook",
-                            json={
-                                "sender": conversation.sender,
-                                "message": message,
-                                "metadata": {"customer_token": token},
-                            },
-                        )
-                        if response.status_code == 200:
-                            conversation.sent.append(message)
-                            conversation.answers.append(response.json())
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    conversation.failures += 1
-                    recorded = await _user_texts_when_idle(client, locks, base, conversation.conversation_id, api_token)
-                    if len(recorded) == len(conversation.sent) + 1:  # handled; only the answer was lost
+                        response = await client.post(f"{base}/webhooks/rest/webhook", json=body)
+                    except httpx.HTTPError as exc:
+                        conversation.failures.append(f"turn {n}: {type(exc).__name__}")
+                        continue
+                    if response.status_code == 200:
                         conversation.sent.append(message)
-                        conversation.answers.append([])
-                        conversation.found_in_tracker += 1
+                        conversation.answers.append(response.json())
                         break
-                    conversation.resent += 1
+                    assert response.status_code in RETRYABLE, (conversation.conversation_id, n, response.text)
+                    conversation.failures.append(f"turn {n}: {response.status_code}")
+                else:
+                    raise AssertionError(f"{conversation.conversation_id} turn {n} was never answered")
                 if progress is not None:
                     progress[0] += 1
 
         await asyncio.gather(*(one(c) for c in conversations))
-    await locks.aclose()
     return conversations
 
 
@@ -147,33 +114,28 @@ def tracker_turns(engine: Engine, conversation_id: str) -> list[tuple[str, list[
     return turns
 
 
-def turn_problems(
-    engine: Engine, conversation: Conversation, *, twice_after_resend: list[str] | None = None
-) -> list[str]:
+def user_message_ids(engine: Engine, conversation_id: str) -> list[str | None]:
+    """The ``message_id`` of each user event of the conversation, in order."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+            {"s": conversation_id},
+        ).all()
+    return [json.loads(data).get("message_id") for (data,) in rows]
+
+
+def turn_problems(engine: Engine, conversation: Conversation) -> list[str]:
     """Everything wrong with one conversation as the tracker store holds it (nothing, if all is well):
     a message missing, twice or out of order; a turn that did not end in ``action_listen`` before
     the next message (two turns handled at once); a turn with no answer; an answer the client got
-    that is not the one in the tracker.
-
-    ``twice_after_resend``: a message the client resent after its request failed may be in the
-    tracker twice, one right after the other, at most once per resend (a replica killed while
-    handling it); the earlier of the two is taken out and listed there instead of counted as a
-    problem. This
-    is the known limit of the kill -9 test (docs/DEPLOYMENT.md): at least once, not exactly once."""
+    that is not the one in the tracker."""
     turns = tracker_turns(engine, conversation.conversation_id)
-    if twice_after_resend is not None:
-        allowed, kept = conversation.resent, []
-        for message, events in turns:
-            if allowed and kept and kept[-1][0] == message and message in conversation.sent:
-                allowed -= 1
-                twice_after_resend.append(f"{conversation.conversation_id}: {message!r}")
-                kept[-1] = (message, events)  # the resent one is the turn the client was answered by
-                continue
-            kept.append((message, events))
-        turns = kept
     problems = []
     if [t for t, _ in turns] != conversation.sent:
         problems.append(f"{conversation.conversation_id}: messages {[t for t, _ in turns]} != sent {conversation.sent}")
+    ids = user_message_ids(engine, conversation.conversation_id)
+    if ids != [conversation.message_id(n) for n in range(len(conversation.sent))]:
+        problems.append(f"{conversation.conversation_id}: message ids in the tracker {ids}")
     for n, (message, events) in enumerate(turns):
         names = [e.get("event") for e in events]
         if not names or names[-1] != "action" or events[-1].get("name") != "action_listen":
@@ -182,6 +144,6 @@ def turn_problems(
         if not bot:
             problems.append(f"{conversation.conversation_id} turn {n} ({message!r}) has no answer")
         received = conversation.answers[n] if n < len(conversation.answers) else []
-        if received and [a.get("text") for a in received] != bot:
+        if [a.get("text") for a in received] != bot:
             problems.append(f"{conversation.conversation_id} turn {n}: client got {received}, tracker {bot}")
     return problems

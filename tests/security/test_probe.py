@@ -83,6 +83,10 @@ def test_malformed_and_oversized_rest_bodies_are_refused_and_nothing_is_stored(s
         ({"sender": "s" * 65, "message": "hi"}, None, 400, "`sender`"),
         ({"sender": sender, "message": "hi", "metadata": "x"}, None, 400, "`metadata` must be an object"),
         ({"sender": sender, "message": "hi", "metadata": {"pad": "x" * 5000}}, None, 400, "too large"),
+        ({"sender": sender, "message": "hi", "message_id": 7}, None, 400, "`message_id`"),
+        ({"sender": sender, "message": "hi", "message_id": ""}, None, 400, "`message_id`"),
+        ({"sender": sender, "message": "hi", "message_id": "m" * 65}, None, 400, "`message_id`"),
+        ({"sender": sender, "message": "hi", "message_id": "two words"}, None, 400, "`message_id`"),
     ]
     for body, raw, status, needle in cases:
         response = rest(stack, body, raw=raw)
