@@ -133,6 +133,9 @@ INTENT_ANSWERS: dict[str, dict[str, str]] = {
     "retention_offer": {"affirm": "affirm", "deny": "deny", "cancel_subscription": "deny"},
     "offer_person": {"affirm": "human_handoff", "human_handoff": "human_handoff", "deny": "deny"},
     "retry_form": {"affirm": "affirm", "human_handoff": "human_handoff", "deny": "nevermind", "nevermind": "nevermind"},
+    # Plain yes/no questions: "hmm, no, keep me in" answers "Shall I take back your request?".
+    "withdraw_handoff": {"affirm": "affirm", "deny": "deny"},
+    "email_follow_up": {"affirm": "affirm", "deny": "deny"},
 }
 """A typed yes or no answers a yes/no question even when it names no button; "never mind"
 to the retention offer means "never mind the cancellation" (``KEEP``)."""

@@ -257,7 +257,7 @@ def test_never_mind_while_waiting_for_a_person_asks_before_taking_the_request_ba
     assert "support team" in chat.say("i want to talk to a person")
     asked = chat.say("never mind")
     assert "take back your request" in asked and "left everything as it was" not in asked
-    assert "keep your place" in chat.say("No, keep my place")
+    assert "keep your place" in chat.say("hmm actually no, keep me in")  # a typed no, not the button
     assert handoff_statuses(stack, chat.conversation) == ["open"]
     assert "take back your request" in chat.say("never mind")
     assert "out of the queue" in chat.say("yes")
