@@ -10,9 +10,10 @@ planning nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -59,6 +60,26 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
         ),
     )
 }
+
+
+_Source = TypeVar("_Source")
+_Derived = TypeVar("_Derived")
+_DERIVED: dict[tuple[int, Callable[..., Any]], tuple[object, Any]] = {}
+
+
+def derived(source: _Source, build: Callable[[_Source], _Derived]) -> _Derived:
+    """``build(source)`` worked out once per configuration object (kept by identity, not value:
+    the settings hold dicts and are not hashable). Planning asks the same questions of the
+    configuration for every one of a million customers; the answers only change with a new
+    object (``model_copy`` makes one), never under the same one: the settings are frozen.
+    An entry keeps its source alive, so its id cannot be reused while the entry exists."""
+    key = (id(source), build)
+    entry = _DERIVED.get(key)
+    if entry is None or entry[0] is not source:
+        if len(_DERIVED) >= 64:
+            _DERIVED.clear()
+        entry = _DERIVED[key] = (source, build(source))
+    return entry[1]
 
 
 class _Strict(BaseModel):

@@ -9,6 +9,7 @@ track, nothing to lazy-load), then assembled in Python.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -64,10 +65,15 @@ def customer_id_shards(*, session: Session, shards: int) -> list[tuple[str, str 
 
 
 def _key_is_one_of(column: Any, keys: Sequence[str], dialect: str) -> Any:
-    """``column IN keys``; on PostgreSQL ``= ANY(array)``: one parameter instead of thousands
-    (rendering and sending 5,000 parameters per batch was a fifth of PostgreSQL planning)."""
+    """``column IN keys`` with the keys as one parameter instead of thousands: on PostgreSQL
+    ``= ANY(array)``, on SQLite ``IN (SELECT value FROM json_each(?))`` (both still look each key
+    up in the unique index). Rendering and sending 5,000 parameters per batch was a fifth of
+    PostgreSQL planning and a tenth of SQLite's."""
     if dialect == "postgresql":
         return column == func.any(bindparam("keys", list(keys), type_=postgresql.ARRAY(String)))
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam("keys", json.dumps(list(keys)), type_=String)).table_valued("value")
+        return column.in_(select(listed.c.value))
     return column.in_(keys)
 
 

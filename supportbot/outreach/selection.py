@@ -403,15 +403,20 @@ def select_candidates(
 ) -> tuple[list[Candidate], list[Exclusion]]:
     """Every enabled campaign's candidate for this customer on local ``day`` (``now`` for event-driven ones)."""
     renewal_on, csat_on, daily = _enabled(config.campaigns)
-    found: list[Candidate | Exclusion | None] = []
+    candidates: list[Candidate] = []
+    exclusions: list[Exclusion] = []
     if renewal_on:
-        found.append(renewal_reminder(facts, day, config))
-    if csat_on:
-        found.extend(csat_followups(facts, now, config))
+        reminder = renewal_reminder(facts, day, config)
+        if isinstance(reminder, Candidate):
+            candidates.append(reminder)
+        elif reminder is not None:
+            exclusions.append(reminder)
+    if csat_on and facts.closed_handoffs:
+        candidates.extend(csat_followups(facts, now, config))
     for select in daily:
-        found.append(select(facts, day, config))
-    candidates = [c for c in found if isinstance(c, Candidate)]
-    exclusions = [c for c in found if isinstance(c, Exclusion)]
+        candidate = select(facts, day, config)
+        if candidate is not None:
+            candidates.append(candidate)
     return candidates, exclusions
 
 
