@@ -91,28 +91,20 @@ def _rows(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[t
     finally:
         result.close()
     dialect = connection.dialect
-    processors: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = []
+    processors: list[tuple[int, Callable[[Any], Any]]] = []
     for i, column in enumerate(statement.selected_columns):
         processor = column.type.dialect_impl(dialect).result_processor(dialect, description[i][1])
         if processor is not None:
-            processors.append((i, processor, {}))
+            processors.append((i, processor))
     if not processors or not raw:
         return raw
-    rows = []
-    for row in raw:
-        values = list(row)
-        for i, convert, seen in processors:
-            value = values[i]
-            if value is not None:
-                converted = seen.get(value, _MISSING)
-                if converted is _MISSING:
-                    converted = seen[value] = convert(value)
-                values[i] = converted
-        rows.append(tuple(values))
-    return rows
-
-
-_MISSING = object()
+    # Column by column: the rows transposed, each converted column mapped through one dict of
+    # its distinct values, transposed back (the loops over rows run in C).
+    columns: list[Sequence[Any]] = list(zip(*raw, strict=True))
+    for i, convert in processors:
+        converted = {value: None if value is None else convert(value) for value in set(columns[i])}
+        columns[i] = [converted[value] for value in columns[i]]
+    return list(zip(*columns, strict=True))
 
 
 def _span(column: Any, ids: Sequence[str]) -> Any:
@@ -376,7 +368,7 @@ def load_facts(
         tier, tier_since = loyalty.get(cid, no_loyalty)
         orders_total, orders_recent = orders.get(cid, (0, 0))
         facts.append(
-            CustomerFacts(
+            CustomerFacts.assembled(
                 customer_id=cid,
                 first_name=first_name,
                 time_zone=time_zone,

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportbot.outreach import next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
 from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
-from supportbot.outreach.plan_workers import fewer_collections, plan_in_workers
+from supportbot.outreach.plan_workers import between_batches, fewer_collections, plan_in_workers
 from supportbot.outreach.rules import Decision, decide
 from supportbot.outreach.selection import CustomerFacts, Exclusion, select_candidates
 from supportbot.outreach.timing import local_day, zone
@@ -319,6 +319,8 @@ def plan_range(
             if not dry_run:
                 insert_ignoring_duplicates(session, rows)
         after = ids[-1]
+        del rows
+        between_batches()
 
 
 def days_to_plan(now: dt.datetime) -> list[dt.date]:

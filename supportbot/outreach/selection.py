@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -112,6 +112,20 @@ class CustomerFacts:
     """Tips sent, or planned and not yet final: none of them may be chosen again."""
     last_tip_day: dt.date | None = None
     """The last local day a tip was planned, sent or skipped: the cadence counts from it."""
+
+    @classmethod
+    def assembled(cls, **values: Any) -> CustomerFacts:
+        """The same object as ``CustomerFacts(**values)``, every field given, at under half the cost:
+        the generated frozen ``__init__`` sets each field through ``object.__setattr__``, and
+        planning builds one of these per customer, a million a day (``facts.load_facts``)."""
+        if values.keys() != _FACT_FIELDS:
+            raise TypeError(f"CustomerFacts.assembled needs exactly {sorted(_FACT_FIELDS)}, got {sorted(values)}")
+        facts = object.__new__(cls)
+        object.__setattr__(facts, "__dict__", values)
+        return facts
+
+
+_FACT_FIELDS = frozenset(f.name for f in fields(CustomerFacts))
 
 
 @dataclass(frozen=True)
