@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from bot.channels.availability import configured_channels
 from supportbot.outreach.config import OutreachConfig
 from supportbot.outreach.rules import History
-from supportbot.outreach.selection import CustomerFacts, LinkedIdentity, SubscriptionFacts, choose_route, web_route
+from supportbot.outreach.selection import (
+    CustomerFacts,
+    LinkedIdentity,
+    SubscriptionFacts,
+    assembled,
+    choose_route,
+    web_route,
+)
 from supportbot.outreach.timing import day_window, zone
 from supportbot.store.models import (
     ChannelIdentity,
@@ -184,7 +191,8 @@ def _subscriptions(connection: Connection, ids: Sequence[str]) -> dict[str, Subs
         plan_features = feature_sets.get(features)
         if plan_features is None:
             plan_features = feature_sets[features] = frozenset(f for f in (features or "").split(",") if f)
-        chosen[cid] = SubscriptionFacts(
+        chosen[cid] = assembled(
+            SubscriptionFacts,
             id=sid,
             plan_code=code,
             plan_name=name,
@@ -368,7 +376,8 @@ def load_facts(
         tier, tier_since = loyalty.get(cid, no_loyalty)
         orders_total, orders_recent = orders.get(cid, (0, 0))
         facts.append(
-            CustomerFacts.assembled(
+            assembled(
+                CustomerFacts,
                 customer_id=cid,
                 first_name=first_name,
                 time_zone=time_zone,

@@ -220,10 +220,11 @@ def plan_batch(
             continue
         candidates, exclusions = select_candidates(f, day=day, now=now, config=config)
         candidates, outside = next_actions.extend(f, candidates, insights[f.customer_id], day=day, config=config)
-        for exclusion in exclusions + outside:
-            report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
-            if on_exclusion:
-                on_exclusion(exclusion)
+        if exclusions or outside:
+            for exclusion in exclusions + outside:
+                report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
+                if on_exclusion:
+                    on_exclusion(exclusion)
         if candidates:
             selected.append((f, candidates))
     keys = [c.key for _, candidates in selected for c in candidates]
