@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from supportbot.outreach.selection import (
     LinkedIdentity,
     Route,
     SubscriptionFacts,
+    assembled,
     choose_route,
     perk_day_of_year,
     select_candidates,
@@ -210,3 +211,19 @@ def test_links_on_channels_that_are_switched_off_are_not_used() -> None:
     assert route == Route("U22", "slack")
     route = choose_route(customer_id="C1", preferred_channel="telegram", identities=identities, channels_on=frozenset())
     assert route == Route("cust:C1:web", "socketio")
+
+
+def test_assembled_facts_are_the_dataclasses_own_and_need_every_field() -> None:
+    """``assembled`` (planning's fast constructor) builds exactly what the frozen dataclass builds."""
+    given = facts(birthday=dt.date(1990, 3, 10), consents={"tips": False})
+    values = {f.name: getattr(given, f.name) for f in fields(CustomerFacts)}
+    built = assembled(CustomerFacts, **values)
+    assert built == given and repr(built) == repr(given) and hash(built.subscription) == hash(given.subscription)
+    assert campaigns(built) == campaigns(given)
+    with pytest.raises(FrozenInstanceError):
+        built.first_name = "Bob"  # type: ignore[misc]
+    values.pop("last_tip_day")
+    with pytest.raises(TypeError, match="last_tip_day"):
+        assembled(CustomerFacts, **values)
+    with pytest.raises(TypeError, match="colour"):
+        assembled(CustomerFacts, **values, last_tip_day=None, colour="red")
