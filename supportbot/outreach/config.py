@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supportbot.errors import ConfigurationError
-from supportbot.intelligence.segments import SEGMENTS_BY_CODE
+from supportbot.intelligence.segment_catalogue import SEGMENTS_BY_CODE
 from supportbot.services.perk_types import PercentOffPerk, Perk, PointsPerk
 from supportbot.settings import PROJECT_ROOT
 from supportbot.store.models import FEATURES, LOYALTY_TIERS, SEGMENTS
