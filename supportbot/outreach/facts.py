@@ -226,6 +226,14 @@ class _Interned(dict[frozenset[str], frozenset[str]]):
         key = frozenset(items)
         return self.setdefault(key, key)
 
+    def of_listed(self, listed: dict[str | None, frozenset[str]], text: str | None) -> frozenset[str]:
+        """The set of a comma-separated list as the database aggregated it (in any order), worked
+        out once per distinct text (``listed``): customers share a few dozen lists."""
+        found = listed.get(text)
+        if found is None:
+            found = listed[text] = self.of({item for item in (text or "").split(",") if item})
+        return found
+
 
 def load_facts(
     *,
@@ -251,14 +259,16 @@ def load_facts(
         channels_on = frozenset(configured_channels())
     connection = session.connection()
     wanted = set(ids)
-    used: dict[str, set[str]] = {}
-    for cid, feature in _rows(
-        connection,
-        select(FeatureUsage.customer_id, FeatureUsage.feature).where(
-            _span(FeatureUsage.customer_id, ids), FeatureUsage.uses_last_30d > 0
-        ),
-    ):
-        used.setdefault(cid, set()).add(feature)
+    # One row per customer, the features as one string (group_concat / string_agg): a customer
+    # uses a few features, and one text per customer is looked up where a set was built.
+    used: dict[str, str] = dict(
+        _rows(
+            connection,
+            select(FeatureUsage.customer_id, func.aggregate_strings(FeatureUsage.feature, ","))
+            .where(_span(FeatureUsage.customer_id, ids), FeatureUsage.uses_last_30d > 0)
+            .group_by(FeatureUsage.customer_id),
+        )
+    )
     consents: dict[str, dict[str, bool]] = {}
     for cid, kind, granted in _rows(
         connection, select(Consent.customer_id, Consent.kind, Consent.granted).where(_span(Consent.customer_id, ids))
@@ -331,19 +341,10 @@ def load_facts(
         last = last_tip_day.get(cid)
         if last is None or local_day > last:
             last_tip_day[cid] = local_day
-    loyalty = {
-        cid: (tier, tier_since)
-        for cid, tier, tier_since in _rows(
-            connection,
-            select(LoyaltyAccount.customer_id, LoyaltyAccount.tier, LoyaltyAccount.tier_since).where(
-                _span(LoyaltyAccount.customer_id, ids)
-            ),
-        )
-    }
     subscriptions = _subscriptions(connection, ids)
     interned = _Interned()
+    listed: dict[str | None, frozenset[str]] = {}
     default_start, default_end = config.quiet_hours_default.start, config.quiet_hours_default.end
-    no_loyalty: tuple[str | None, dt.date | None] = (None, None)
     facts = []
     for (
         cid,
@@ -355,6 +356,8 @@ def load_facts(
         since_day,
         segment,
         preferred,
+        tier,
+        tier_since,
     ) in _rows(
         connection,
         select(
@@ -367,13 +370,15 @@ def load_facts(
             Customer.customer_since,
             Customer.segment,
             Customer.preferred_channel,
+            LoyaltyAccount.tier,  # at most one account per customer (its primary key)
+            LoyaltyAccount.tier_since,
         )
+        .outerjoin(LoyaltyAccount, LoyaltyAccount.customer_id == Customer.id)
         .where(_span(Customer.id, ids))
         .order_by(Customer.id),
     ):
         if cid not in wanted:
             continue
-        tier, tier_since = loyalty.get(cid, no_loyalty)
         orders_total, orders_recent = orders.get(cid, (0, 0))
         facts.append(
             assembled(
@@ -395,7 +400,7 @@ def load_facts(
                 else web_route(cid),
                 birthday=birthday,
                 subscription=subscriptions.get(cid),
-                features_used=interned.of(used.get(cid)),
+                features_used=interned.of_listed(listed, used.get(cid)),
                 loyalty_tier=tier,
                 tier_since=tier_since,
                 orders_total=orders_total,
