@@ -72,7 +72,8 @@ def derived(source: _Source, build: Callable[[_Source], _Derived]) -> _Derived:
     the settings hold dicts and are not hashable). Planning asks the same questions of the
     configuration for every one of a million customers; the answers only change with a new
     object (``model_copy`` makes one), never under the same one: the settings are frozen.
-    An entry keeps its source alive, so its id cannot be reused while the entry exists."""
+    An entry keeps its source alive, so its id cannot be reused while the entry exists.
+    ``build`` is part of the key: pass a module-level function, not a new lambda per call."""
     key = (id(source), build)
     entry = _DERIVED.get(key)
     if entry is None or entry[0] is not source:

@@ -227,3 +227,65 @@ def test_assembled_facts_are_the_dataclasses_own_and_need_every_field() -> None:
         assembled(CustomerFacts, **values)
     with pytest.raises(TypeError, match="colour"):
         assembled(CustomerFacts, **values, last_tip_day=None, colour="red")
+
+
+def test_skipping_campaigns_with_no_occasion_that_day_changes_no_selection() -> None:
+    """``select_candidates`` only leaves out a campaign's call where the campaign's own first test
+    rules it out: over every day of a year and a leap February it selects exactly what calling
+    every campaign's function selects."""
+    from supportbot.outreach import selection
+
+    every = (selection.birthday, selection.anniversary, selection.loyalty_milestone, selection.surprise_perk)
+    sub = facts().subscription
+    assert sub is not None
+    people = [
+        facts(
+            customer_id=cid,
+            birthday=born,
+            customer_since=since,
+            loyalty_tier="gold",
+            tier_since=tier_since,
+            orders_total=orders,
+            orders_recent=recent,
+            subscription=replace(sub, renews_on=renews, status=status),
+            features_used=frozenset({"notes"}),
+        )
+        for cid, born, since, tier_since, orders, recent, renews, status in (
+            (
+                "C1",
+                dt.date(1988, 2, 29),
+                dt.date(2020, 2, 29),
+                dt.date(2026, 2, 20),
+                10,
+                1,
+                dt.date(2026, 3, 3),
+                "active",
+            ),
+            ("C2", dt.date(1990, 3, 10), dt.date(2021, 3, 10), None, 0, 0, dt.date(2026, 3, 24), "cancelled"),
+            ("C7", dt.date(1975, 12, 31), dt.date(2019, 1, 1), dt.date(2026, 12, 25), 5, 5, None, "trial"),
+            (
+                "C4",
+                dt.date(1980, 6, 1),
+                dt.date(2024, 6, 1),
+                dt.date(2026, 6, 1),
+                3,
+                0,
+                dt.date(2026, 6, 15),
+                "past_due",
+            ),
+            ("C9", None, dt.date(2015, 2, 28), dt.date(2025, 1, 1), 100, 0, dt.date(2028, 3, 1), "active"),
+        )
+    ]
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(365)]
+    days += [dt.date(2028, 2, 27) + dt.timedelta(days=n) for n in range(4)]
+    for day in days:
+        for f in people:
+            reminder = selection.renewal_reminder(f, day, CONFIG)
+            expected = [reminder] if isinstance(reminder, selection.Candidate) else []
+            expected += [c for select in (*every, selection.usage_tip) if (c := select(f, day, CONFIG)) is not None]
+            excluded = [reminder] if isinstance(reminder, Exclusion) else []
+            assert select_candidates(f, day=day, now=NOW, config=CONFIG) == (expected, excluded), (day, f.customer_id)
+    found = {
+        c.campaign for day in days for f in people for c in select_candidates(f, day=day, now=NOW, config=CONFIG)[0]
+    }
+    assert found >= {"renewal_reminder", "birthday", "anniversary", "loyalty_milestone", "usage_tip"}
