@@ -260,7 +260,8 @@ def load_facts(
     connection = session.connection()
     wanted = set(ids)
     # One row per customer, the features as one string (group_concat / string_agg): a customer
-    # uses a few features, and one text per customer is looked up where a set was built.
+    # uses a few features, and one text per customer is looked up where a set was built (feature
+    # codes have no commas: ``plans.features`` lists them the same way).
     used: dict[str, str] = dict(
         _rows(
             connection,
