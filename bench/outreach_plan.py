@@ -35,18 +35,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from supportbot.devstack import (
-    ROOT,
-    base_env,
-    free_port,
-    newest_model,
-    start_actions,
-    start_rasa,
-    wait_for_actions,
-    wait_for_rasa,
-    write_endpoints,
-)
-
+ROOT = Path(__file__).resolve().parents[1]
+"""The project root (``supportbot.devstack.ROOT``; not imported here: the planning child and its
+worker processes, which import this file, have no use for the dev stack's imports)."""
 RESULTS = ROOT / "bench-results" / "outreach.json"
 ZONES = (
     "UTC",
@@ -331,6 +322,15 @@ def plan_phase(url: str, day: dt.date, profile: Path | None = None, workers: int
 
 def delivery_phase(workdir: Path, *, messages: int, seconds: float, model: Path) -> dict[str, object]:
     """Deliver ``messages`` birthday greetings into a real Rasa + action server; at most ``seconds``."""
+    from supportbot.devstack import (
+        base_env,
+        free_port,
+        start_actions,
+        start_rasa,
+        wait_for_actions,
+        wait_for_rasa,
+        write_endpoints,
+    )
     from supportbot.outreach.config import load_config
     from supportbot.outreach.delivery import Deliverer
     from supportbot.outreach.planner import plan_day
@@ -530,6 +530,8 @@ def main() -> int:
         results["plans"] = plans
         results["decisions_identical"] = len({p["decisions_sha256"] for p in plans}) == 1
         if args.deliver:
+            from supportbot.devstack import newest_model
+
             model = (args.model or newest_model()).resolve()
             results["delivery"] = {
                 "model": model.name,

@@ -29,7 +29,7 @@ from supportbot.console import charts, tracker
 from supportbot.console.kpis import Period, share
 from supportbot.console.stores import linked_senders
 from supportbot.feedback.ratings import segment as rating_segment
-from supportbot.intelligence.segments import SEGMENTS, Segment
+from supportbot.intelligence.segment_catalogue import SEGMENTS, Segment
 from supportbot.store.feedback_models import Feedback
 from supportbot.store.growth_models import Referral
 from supportbot.store.intelligence_models import ClvScore, CustomerSegment

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supportbot.intelligence.churn import default_model_dir, model_metadata
-from supportbot.intelligence.segments import SEGMENTS, SEGMENTS_BY_CODE, Segment
+from supportbot.intelligence.segment_catalogue import SEGMENTS, SEGMENTS_BY_CODE, Segment
 from supportbot.store.intelligence_models import (
     ChurnScore,
     ClvScore,

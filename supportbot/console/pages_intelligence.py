@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from supportbot.console import charts, intelligence_view, params, programme_view
 from supportbot.console.auth import StaffUser
 from supportbot.console.web import NotFound, audit, console, form_by, render, require
-from supportbot.intelligence.segments import SEGMENTS_BY_CODE
+from supportbot.intelligence.segment_catalogue import SEGMENTS_BY_CODE
 from supportbot.store.intelligence_models import ACTIONS
 
 router = APIRouter()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supportbot.intelligence.segments import SEGMENTS_BY_CODE
+from supportbot.intelligence.segment_catalogue import SEGMENTS_BY_CODE
 from supportbot.store.feedback_models import Feedback, PromoterInvitation
 from supportbot.store.intelligence_models import CustomerSegment
 from supportbot.store.models import Customer

@@ -38,7 +38,8 @@ from supportbot.intelligence.churn import churn_risk, default_model_dir, score_c
 from supportbot.intelligence.clv import compute_clv
 from supportbot.intelligence.demo_setup import prepare_demo
 from supportbot.intelligence.next_action import decide_all, latest_decision
-from supportbot.intelligence.segments import SEGMENTS, compute_segments
+from supportbot.intelligence.segment_catalogue import SEGMENTS
+from supportbot.intelligence.segments import compute_segments
 from supportbot.intelligence.synthetic import build_synthetic_history
 from supportbot.settings import PROJECT_ROOT, get_settings
 from supportbot.store.db import make_engine, session_factory

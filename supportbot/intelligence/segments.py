@@ -24,42 +24,15 @@ from sqlalchemy.orm import Session
 
 from supportbot.intelligence.features import DAY, features_at, subscription_at
 from supportbot.intelligence.history import CustomerHistory, StoreHistory, load_history
-from supportbot.store.intelligence_models import ChurnScore, ClvScore, CustomerSegment, IntelRun, SegmentStat
-
-NEW_DAYS = 60
-LOYAL_DAYS = 730
-AT_RISK = 0.5
-TOP_SPEND_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class Segment:
-    code: str
-    name: str
-    description: str
-
-
-SEGMENTS = (
-    Segment("former", "Former customers", "No subscription running: cancelled or never converted."),
-    Segment("newcomer", "Newcomers", f"Joined in the last {NEW_DAYS} days: onboarding help matters most."),
-    Segment(
-        "unhappy",
-        "Unhappy or struggling",
-        "Rated us 1–2 (CSAT) or 0–6 (NPS) in the last 180 days, or needed a person or reported a problem "
-        "twice or more in 90 days.",
-    ),
-    Segment("at_risk", "At risk of leaving", f"The churn model gives them {AT_RISK:.0%} or more."),
-    Segment("dormant", "Paying but not using", "Subscribed, but no feature used in the last 30 days."),
-    Segment(
-        "champion",
-        "Champions",
-        "Recommend us (NPS 9–10 in the last year), or buy often (3+ orders a year) and use the product a lot.",
-    ),
-    Segment("big_spender", "Big spenders", "Order spend in the last year among the top 10 % of customers."),
-    Segment("loyal_regular", "Loyal regulars", "Customers for two years or more who still use the product."),
-    Segment("steady", "Steady users", "Subscribed and using the product; nothing stands out."),
+from supportbot.intelligence.segment_catalogue import (
+    AT_RISK,
+    LOYAL_DAYS,
+    NEW_DAYS,
+    SEGMENTS,
+    SEGMENTS_BY_CODE,
+    TOP_SPEND_SHARE,
 )
-SEGMENTS_BY_CODE = {s.code: s for s in SEGMENTS}
+from supportbot.store.intelligence_models import ChurnScore, ClvScore, CustomerSegment, IntelRun, SegmentStat
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,16 @@ planning nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supportbot.errors import ConfigurationError
-from supportbot.intelligence.segments import SEGMENTS_BY_CODE
+from supportbot.intelligence.segment_catalogue import SEGMENTS_BY_CODE
 from supportbot.services.perk_types import PercentOffPerk, Perk, PointsPerk
 from supportbot.settings import PROJECT_ROOT
 from supportbot.store.models import FEATURES, LOYALTY_TIERS, SEGMENTS
@@ -59,6 +60,27 @@ CAMPAIGNS: dict[str, CampaignSpec] = {
         ),
     )
 }
+
+
+_Source = TypeVar("_Source")
+_Derived = TypeVar("_Derived")
+_DERIVED: dict[tuple[int, Callable[..., Any]], tuple[object, Any]] = {}
+
+
+def derived(source: _Source, build: Callable[[_Source], _Derived]) -> _Derived:
+    """``build(source)`` worked out once per configuration object (kept by identity, not value:
+    the settings hold dicts and are not hashable). Planning asks the same questions of the
+    configuration for every one of a million customers; the answers only change with a new
+    object (``model_copy`` makes one), never under the same one: the settings are frozen.
+    An entry keeps its source alive, so its id cannot be reused while the entry exists.
+    ``build`` is part of the key: pass a module-level function, not a new lambda per call."""
+    key = (id(source), build)
+    entry = _DERIVED.get(key)
+    if entry is None or entry[0] is not source:
+        if len(_DERIVED) >= 64:
+            _DERIVED.clear()
+        entry = _DERIVED[key] = (source, build(source))
+    return entry[1]
 
 
 class _Strict(BaseModel):

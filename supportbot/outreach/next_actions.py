@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportbot.formatting import long_date, relative_days
-from supportbot.outreach.config import OutreachConfig
+from supportbot.outreach.config import CAMPAIGNS, Campaigns, OutreachConfig, derived
 from supportbot.outreach.selection import (
     RENEWABLE_STATUSES,
     Candidate,
@@ -57,6 +57,10 @@ class Insight:
     latest_nps: int | None = None
     latest_nps_at: dt.datetime | None = None
     asked_to_programme: bool = False
+
+
+NO_INSIGHT = Insight()
+"""A customer intelligence knows nothing about."""
 
 
 def _in_batch(column: object, ids: Sequence[str]) -> object:
@@ -116,8 +120,8 @@ def load_insights(
             )
         )
     )
-    out = {}
-    for cid in ids:
+    out = dict.fromkeys(ids, NO_INSIGHT)  # most customers: nothing known (Insight is frozen, so shared)
+    for cid in segments.keys() | actions.keys() | nps.keys() | (asked & wanted):
         campaign, reason, decision_id = actions.get(cid, (None, "", None))
         rating, rated_at = nps.get(cid, (None, None))
         out[cid] = Insight(
@@ -201,6 +205,9 @@ def extend(
 ) -> tuple[list[Candidate], list[Exclusion]]:
     """The planner's candidates plus intelligence's own, minus those outside their campaign's audience."""
     campaigns = config.campaigns
+    audiences = derived(campaigns, _audiences)
+    if insight.action_campaign is None and insight.latest_nps is None and not audiences:
+        return candidates, []  # nothing to add (each addition needs one of the two), no audience to check
     found = list(candidates)
     if insight.action_campaign == "retention_offer" and campaigns.enabled("retention_offer"):
         offer = retention_offer(facts, insight, day, config)
@@ -212,9 +219,11 @@ def extend(
         invitation = programme_invitation(facts, insight, day, config)
         if invitation is not None:
             found.append(invitation)
+    if not audiences:
+        return found, []
     kept, exclusions = [], []
     for candidate in found:
-        audience = campaigns.audience_of(candidate.campaign)
+        audience = audiences.get(candidate.campaign)
         if audience and insight.segment not in audience:
             where = f"in segment {insight.segment}" if insight.segment else "in no segment yet"
             exclusions.append(
@@ -223,6 +232,11 @@ def extend(
             continue
         kept.append(candidate)
     return kept, exclusions
+
+
+def _audiences(campaigns: Campaigns) -> dict[str, tuple[str, ...]]:
+    """The campaigns limited to an audience, and theirs (most configurations: none)."""
+    return {name: audience for name in CAMPAIGNS if (audience := campaigns.audience_of(name))}
 
 
 def priorities(insight: Insight, config: OutreachConfig) -> dict[str, int]:

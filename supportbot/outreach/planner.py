@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportbot.outreach import next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
 from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
-from supportbot.outreach.plan_workers import fewer_collections, plan_in_workers
+from supportbot.outreach.plan_workers import between_batches, fewer_collections, plan_in_workers
 from supportbot.outreach.rules import Decision, decide
 from supportbot.outreach.selection import CustomerFacts, Exclusion, select_candidates
 from supportbot.outreach.timing import local_day, zone
@@ -126,40 +126,33 @@ def _bound_values(dialect: Dialect, rows: list[dict[str, Any]]) -> tuple[list[st
     """(column names, one tuple per row) with every value already converted by the column type's
     own bind processor for ``dialect``, exactly what SQLAlchemy would send, but converted once
     per distinct value: a day's rows share a few hundred send times and local days, and doing
-    it per row and column was a fifth of planning's time."""
+    it per row and column was a fifth of planning's time. Worked column by column (the rows
+    transposed, converted, transposed back: loops in C, the rows themselves left unchanged)."""
     table = cast(Table, OutboxMessage.__table__)
     keys = list(rows[0])
+    columns: list[Sequence[Any]] = list(zip(*map(itemgetter(*keys), rows), strict=True))
     # Columns the rows leave out get their Python-side default, as a Core insert adds them.
     for column in table.c:
         if column.key in keys or column.default is None:
             continue
         if not column.default.is_scalar:
             raise ValueError(f"outbox rows must give {column.key}: its default is computed per row")
-        value = column.default.arg  # type: ignore[attr-defined]
         keys.append(column.key)
-        for row in rows:
-            row[column.key] = value
-    for key in keys:
+        columns.append([column.default.arg] * len(rows))  # type: ignore[attr-defined]
+    for i, key in enumerate(keys):
         processor = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is None:
             continue
-        converted: dict[Any, Any] = {}
-        for row in rows:
-            value = row[key]
-            if value is not None:
-                found = converted.get(value)
-                if found is None:
-                    found = converted[value] = processor(value)
-                row[key] = found
-    pick = itemgetter(*keys)
-    return keys, [pick(row) for row in rows]
+        converted = {value: None if value is None else processor(value) for value in set(columns[i])}
+        columns[i] = [converted[value] for value in columns[i]]
+    return keys, list(zip(*columns, strict=True))
 
 
 def _insert_sqlite(session: Session, rows: list[dict[str, Any]]) -> None:
     """One DB-API ``executemany`` of ``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING``."""
     connection = session.connection()
     table = cast(Table, OutboxMessage.__table__)
-    keys, values = _bound_values(connection.dialect, [dict(row) for row in rows])
+    keys, values = _bound_values(connection.dialect, rows)
     statement = sqlite.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     compiled = statement.compile(dialect=connection.dialect, column_keys=keys)
     assert compiled.positiontup == keys, "the insert's parameters must be in the rows' column order"
@@ -180,7 +173,7 @@ def _insert_postgresql(session: Session, rows: list[dict[str, Any]]) -> None:
     import psycopg
 
     connection = session.connection()
-    keys, values = _bound_values(connection.dialect, [dict(row) for row in rows])
+    keys, values = _bound_values(connection.dialect, rows)
     columns = ", ".join(keys)
     raw = connection.connection.dbapi_connection
     assert raw is not None
@@ -227,10 +220,11 @@ def plan_batch(
             continue
         candidates, exclusions = select_candidates(f, day=day, now=now, config=config)
         candidates, outside = next_actions.extend(f, candidates, insights[f.customer_id], day=day, config=config)
-        for exclusion in exclusions + outside:
-            report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
-            if on_exclusion:
-                on_exclusion(exclusion)
+        if exclusions or outside:
+            for exclusion in exclusions + outside:
+                report.excluded[f"{exclusion.campaign}: {exclusion.reason}"] += 1
+                if on_exclusion:
+                    on_exclusion(exclusion)
         if candidates:
             selected.append((f, candidates))
     keys = [c.key for _, candidates in selected for c in candidates]
@@ -326,6 +320,8 @@ def plan_range(
             if not dry_run:
                 insert_ignoring_duplicates(session, rows)
         after = ids[-1]
+        del rows
+        between_batches()
 
 
 def days_to_plan(now: dt.datetime) -> list[dt.date]:

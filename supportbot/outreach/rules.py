@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
-from supportbot.outreach.config import OutreachConfig
+from supportbot.outreach.config import CAMPAIGNS, Campaigns, OutreachConfig, derived
 from supportbot.outreach.selection import Candidate, CustomerFacts
 from supportbot.outreach.timing import local_moment, planned_send_time, release_time, zone
 
@@ -55,19 +56,32 @@ def send_time_for(
     candidate: Candidate, facts: CustomerFacts, *, day: dt.date, config: OutreachConfig
 ) -> tuple[dt.datetime, str | None]:
     """(not_before in UTC, hold reason): the day's send time or the event's due time, out of quiet hours."""
+    if candidate.due_at is None:
+        return _day_send_time(day, config.send_time, facts.time_zone, facts.quiet_start, facts.quiet_end)
     tz = zone(facts.time_zone)
-    if candidate.due_at is not None:
-        base = candidate.due_at
-        not_before = release_time(base, tz, start=facts.quiet_start, end=facts.quiet_end)
-    else:
-        base = local_moment(day, config.send_time, tz)
-        not_before = planned_send_time(
-            day, tz, send_time=config.send_time, quiet_start=facts.quiet_start, quiet_end=facts.quiet_end
-        )
-    hold = None
-    if not_before > base:
-        hold = f"quiet hours {facts.quiet_start:%H:%M}-{facts.quiet_end:%H:%M} {facts.time_zone}"
-    return not_before, hold
+    base = candidate.due_at
+    not_before = release_time(base, tz, start=facts.quiet_start, end=facts.quiet_end)
+    return not_before, _hold(not_before, base, facts.time_zone, facts.quiet_start, facts.quiet_end)
+
+
+def _hold(not_before: dt.datetime, base: dt.datetime, time_zone: str, start: dt.time, end: dt.time) -> str | None:
+    return f"quiet hours {start:%H:%M}-{end:%H:%M} {time_zone}" if not_before > base else None
+
+
+@lru_cache(maxsize=65536)
+def _day_send_time(
+    day: dt.date, send_time: dt.time, time_zone: str, quiet_start: dt.time, quiet_end: dt.time
+) -> tuple[dt.datetime, str | None]:
+    """``send_time_for`` of a message due on the day (not at an event's moment): it depends only
+    on these five, and a day's plan asks the same few hundred combinations a million times."""
+    tz = zone(time_zone)
+    base = local_moment(day, send_time, tz)
+    not_before = planned_send_time(day, tz, send_time=send_time, quiet_start=quiet_start, quiet_end=quiet_end)
+    return not_before, _hold(not_before, base, time_zone, quiet_start, quiet_end)
+
+
+def _configured_priorities(campaigns: Campaigns) -> dict[str, int]:
+    return {name: campaigns.priority_of(name) for name in CAMPAIGNS}
 
 
 def decide(
@@ -87,20 +101,22 @@ def decide(
     caps = config.caps
     room_day = caps.per_day - history.sent_day - history.pending_day
     room_week = caps.per_week - history.sent_week - history.pending_week
-    fresh = [c for c in candidates if c.key not in history.existing_keys]
-    override = priorities or {}
-
-    def priority_of(campaign: str) -> int:
-        return override.get(campaign, config.campaigns.priority_of(campaign))
-
-    ordered = sorted(fresh, key=lambda c: (-priority_of(c.campaign), c.campaign, c.occasion))
+    existing = history.existing_keys
+    fresh = [c for c in candidates if c.key not in existing] if existing else candidates
+    priority_of = derived(config.campaigns, _configured_priorities)
+    if priorities:
+        priority_of = {**priority_of, **priorities}
+    if len(fresh) > 1:
+        fresh = sorted(fresh, key=lambda c: (-priority_of[c.campaign], c.campaign, c.occasion))
+    consents = facts.consents
     decisions = []
-    for candidate in ordered:
-        priority = priority_of(candidate.campaign)
+    for candidate in fresh:
+        priority = priority_of[candidate.campaign]
         not_before, hold = send_time_for(candidate, facts, day=day, config=config)
+        kind = CAMPAIGNS[candidate.campaign].kind
         skip = None
-        if not consent_granted(facts.consents, candidate.kind):
-            skip = f"consent withdrawn for {candidate.kind}"
+        if consents and not consent_granted(consents, kind):
+            skip = f"consent withdrawn for {kind}"
         elif room_day <= 0:
             skip = f"daily cap of {caps.per_day} reached"
         elif room_week <= 0:

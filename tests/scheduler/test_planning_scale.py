@@ -4,6 +4,7 @@ processes, on SQLite and on PostgreSQL, and when another planner inserts keys me
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import random
 from collections.abc import Callable
 from typing import Any
@@ -151,3 +152,27 @@ def test_keys_another_planner_inserted_meanwhile_are_left_alone(
     with store() as session:  # ...and each key is in the outbox once
         keys = list(session.scalars(select(OutboxMessage.idempotency_key)))
     assert len(keys) == len(set(keys)) == len(ours)
+
+
+def test_the_garbage_collector_is_off_only_while_planning(store: sessionmaker[Session]) -> None:
+    """Planning switches automatic collection off (and collects between batches); afterwards the
+    process has its collector back as it was, whether it was on or off."""
+    with store.begin() as session:
+        for n in range(7):
+            add(session, f"C{n}", birthday=dt.date(1990, 3, 10))
+    during: list[bool] = []
+    for before in (True, False):
+        (gc.enable if before else gc.disable)()
+        try:
+            plan_day(
+                sessions=store,
+                day=DAY,
+                now=NOW,
+                config=config(),
+                batch_size=3,
+                on_decision=lambda *_: during.append(gc.isenabled()),
+            )
+            assert gc.isenabled() is before
+        finally:
+            gc.enable()
+    assert during and not any(during)

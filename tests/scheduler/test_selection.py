@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, fields, replace
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from supportbot.outreach.selection import (
     LinkedIdentity,
     Route,
     SubscriptionFacts,
+    assembled,
     choose_route,
     perk_day_of_year,
     select_candidates,
@@ -210,3 +211,81 @@ def test_links_on_channels_that_are_switched_off_are_not_used() -> None:
     assert route == Route("U22", "slack")
     route = choose_route(customer_id="C1", preferred_channel="telegram", identities=identities, channels_on=frozenset())
     assert route == Route("cust:C1:web", "socketio")
+
+
+def test_assembled_facts_are_the_dataclasses_own_and_need_every_field() -> None:
+    """``assembled`` (planning's fast constructor) builds exactly what the frozen dataclass builds."""
+    given = facts(birthday=dt.date(1990, 3, 10), consents={"tips": False})
+    values = {f.name: getattr(given, f.name) for f in fields(CustomerFacts)}
+    built = assembled(CustomerFacts, **values)
+    assert built == given and repr(built) == repr(given) and hash(built.subscription) == hash(given.subscription)
+    assert campaigns(built) == campaigns(given)
+    with pytest.raises(FrozenInstanceError):
+        built.first_name = "Bob"  # type: ignore[misc]
+    values.pop("last_tip_day")
+    with pytest.raises(TypeError, match="last_tip_day"):
+        assembled(CustomerFacts, **values)
+    with pytest.raises(TypeError, match="colour"):
+        assembled(CustomerFacts, **values, last_tip_day=None, colour="red")
+
+
+def test_skipping_campaigns_with_no_occasion_that_day_changes_no_selection() -> None:
+    """``select_candidates`` only leaves out a campaign's call where the campaign's own first test
+    rules it out: over every day of a year and a leap February it selects exactly what calling
+    every campaign's function selects."""
+    from supportbot.outreach import selection
+
+    every = (selection.birthday, selection.anniversary, selection.loyalty_milestone, selection.surprise_perk)
+    sub = facts().subscription
+    assert sub is not None
+    people = [
+        facts(
+            customer_id=cid,
+            birthday=born,
+            customer_since=since,
+            loyalty_tier="gold",
+            tier_since=tier_since,
+            orders_total=orders,
+            orders_recent=recent,
+            subscription=replace(sub, renews_on=renews, status=status),
+            features_used=frozenset({"notes"}),
+        )
+        for cid, born, since, tier_since, orders, recent, renews, status in (
+            (
+                "C1",
+                dt.date(1988, 2, 29),
+                dt.date(2020, 2, 29),
+                dt.date(2026, 2, 20),
+                10,
+                1,
+                dt.date(2026, 3, 3),
+                "active",
+            ),
+            ("C2", dt.date(1990, 3, 10), dt.date(2021, 3, 10), None, 0, 0, dt.date(2026, 3, 24), "cancelled"),
+            ("C7", dt.date(1975, 12, 31), dt.date(2019, 1, 1), dt.date(2026, 12, 25), 5, 5, None, "trial"),
+            (
+                "C4",
+                dt.date(1980, 6, 1),
+                dt.date(2024, 6, 1),
+                dt.date(2026, 6, 1),
+                3,
+                0,
+                dt.date(2026, 6, 15),
+                "past_due",
+            ),
+            ("C9", None, dt.date(2015, 2, 28), dt.date(2025, 1, 1), 100, 0, dt.date(2028, 3, 1), "active"),
+        )
+    ]
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(365)]
+    days += [dt.date(2028, 2, 27) + dt.timedelta(days=n) for n in range(4)]
+    for day in days:
+        for f in people:
+            reminder = selection.renewal_reminder(f, day, CONFIG)
+            expected = [reminder] if isinstance(reminder, selection.Candidate) else []
+            expected += [c for select in (*every, selection.usage_tip) if (c := select(f, day, CONFIG)) is not None]
+            excluded = [reminder] if isinstance(reminder, Exclusion) else []
+            assert select_candidates(f, day=day, now=NOW, config=CONFIG) == (expected, excluded), (day, f.customer_id)
+    found = {
+        c.campaign for day in days for f in people for c in select_candidates(f, day=day, now=NOW, config=CONFIG)[0]
+    }
+    assert found >= {"renewal_reminder", "birthday", "anniversary", "loyalty_milestone", "usage_tip"}
