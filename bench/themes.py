@@ -122,10 +122,11 @@ def legacy_agglomerative(vectors: np.ndarray, *, threshold: float, min_size: int
 class RecordingEmbedder:
     """The production embedder, keeping what it returned so the other pipelines reuse the same vectors."""
 
-    def __init__(self, model: str) -> None:
-        from supportbot.feedback.embedding import SentenceTransformerEmbedder
+    def __init__(self) -> None:
+        from supportbot.feedback.cli import theme_embedder
+        from supportbot.settings import get_settings
 
-        self._inner = SentenceTransformerEmbedder(model=model)
+        self._inner = theme_embedder(get_settings())
         self.name = self._inner.name
         self.seen: dict[str, np.ndarray] = {}
 
@@ -189,6 +190,7 @@ def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray,
         "cpu_s": cpu_s,
         "load_avg_1m_start": round(load, 2),
         "steps": report.steps,
+        "cpu_steps": report.cpu_steps,
         "distinct_texts": report.distinct_texts,
         "examples": examples,
     }
@@ -322,7 +324,7 @@ def main() -> int:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     meta["torch_threads"] = torch.get_num_threads()
-    embedder = RecordingEmbedder(settings.feedback_embedding_model)
+    embedder = RecordingEmbedder()
     started = time.perf_counter()
     embedder.encode(["warm up the model"])
     meta["model_load_s"] = round(time.perf_counter() - started, 1)

@@ -17,8 +17,8 @@ from functools import lru_cache
 
 from scheduler import runtime
 from scheduler.jobs import worker_id
-from supportbot.feedback.cli import theme_params
-from supportbot.feedback.embedding import Embedder, Phraser, SentenceTransformerEmbedder, SpacyPhraser
+from supportbot.feedback.cli import theme_embedder, theme_params
+from supportbot.feedback.embedding import Embedder, Phraser, SpacyPhraser
 from supportbot.feedback.themes import RebuildReport, rebuild_if_due
 from supportbot.outreach.leases import acquire_lease, release_lease
 
@@ -34,7 +34,7 @@ LEASE_TTL = dt.timedelta(hours=2)
 def _models() -> tuple[Embedder, Phraser]:
     settings = runtime.settings()
     return (
-        SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+        theme_embedder(settings),
         SpacyPhraser(model=settings.feedback_spacy_model),
     )
 

@@ -58,6 +58,8 @@ class ThemeParams:
     resolution: float = 8.0
     merge_distance: float = 0.5
     min_size: int = 3
+    workers: int = 1
+    """Threads for the neighbour search; the themes do not depend on it."""
 
 
 def merge_groups(
@@ -117,7 +119,7 @@ def cluster(
     if n == 1:
         raw = np.zeros(1, dtype=np.int64)
     else:
-        graph = louvain.knn_graph(vectors, neighbours=params.neighbours)
+        graph = louvain.knn_graph(vectors, neighbours=params.neighbours, workers=params.workers)
         groups = louvain.communities(graph, resolution=params.resolution, seed=seed)
         raw = merge_groups(vectors, groups, merge_distance=params.merge_distance)
     sizes = Counter[int]()
