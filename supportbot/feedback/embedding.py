@@ -12,6 +12,7 @@ import importlib.util
 import os
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -172,6 +173,41 @@ def _word(token: Any) -> str:
     """The lemma ("charges" → "charge", "logging" → "log"), so forms of one word count together."""
     lemma = str(token.lemma_).lower()
     return _BAD_LEMMAS.get(lemma, lemma)
+
+
+class CachingEmbedder:
+    """Another embedder's vectors, remembered per text for the life of the object (least recently used go first).
+
+    The scheduler keeps its models for the life of its process, and a scheduled rebuild
+    re-clusters every text although most were embedded the day before; with this only the
+    texts new since then are embedded (embedding was 57 of the 74 CPU seconds of a 23,700-text
+    rebuild, docs/BENCHMARKS.md). ``max_texts`` bounds memory at about 1.6 KB per text.
+    """
+
+    def __init__(self, inner: Embedder, *, max_texts: int = 100_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_texts = max_texts
+        self._vectors: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> NDArray[np.float32]:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = self.inner.encode(missing, progress=progress) if missing else None
+        with self._lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            if fresh is not None:
+                found.update(zip(missing, fresh, strict=True))
+                self._vectors.update(zip(missing, fresh, strict=True))
+            for text in found:
+                if text in self._vectors:
+                    self._vectors.move_to_end(text)
+            while len(self._vectors) > self.max_texts:
+                self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
 
 
 _UNUSED_PIPES = ("ner",)
