@@ -17,7 +17,9 @@ Pipelines, on the same texts in one run:
 - ``ours``: the production path, end to end. Texts are written as feedback rows into a fresh
   SQLite file and ``rebuild_themes`` runs with the real models (embedding, clustering, spaCy
   labels, storing); labels are read back from the database. Timed without the one-off model
-  load (``model_load_s`` in the JSON), with its steps (``steps``), wall and CPU seconds.
+  load (``model_load_s`` in the JSON), with its steps (``steps``, ``cpu_steps``), wall and CPU
+  seconds; then rebuilt once more as the scheduler's next rebuild would be, every vector
+  already in its ``CachingEmbedder`` (``cached_rebuild``).
 - ``previous-production``: what ran before (agglomerative clustering, average linkage, cosine
   distance threshold 0.7, min theme size 3; above 4,000 texts MiniBatchKMeans condensed them
   into 4,000 micro-clusters first), on the same vectors; ``previous-...-t0.45``: the same with
@@ -141,7 +143,7 @@ def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray,
     from sqlalchemy import select
 
     from supportbot.feedback.cli import theme_params
-    from supportbot.feedback.embedding import SpacyPhraser
+    from supportbot.feedback.embedding import CachingEmbedder, SpacyPhraser
     from supportbot.feedback.themes import list_themes, rebuild_themes
     from supportbot.settings import get_settings
     from supportbot.store.db import make_engine, session_factory
@@ -166,11 +168,13 @@ def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray,
                     for i, t in enumerate(texts)
                 ],
             )  # fmt: skip
+        # As the scheduler holds it; empty at first, so the timed rebuild embeds every text.
+        cached = CachingEmbedder(embedder, max_texts=len(texts))
         load = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
         with sessions.begin() as session:
             report = rebuild_themes(
-                session=session, embedder=embedder, phraser=phraser, params=theme_params(settings), progress=True
+                session=session, embedder=cached, phraser=phraser, params=theme_params(settings), progress=True
             )
         wall, cpu_s = time.perf_counter() - started, time.process_time() - cpu
         with sessions() as session:
@@ -179,6 +183,11 @@ def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray,
                 {"label": t.label, "size": t.size, "quotes": t.quotes[:2]}
                 for t in list_themes(session=session, limit=12)
             ]
+        # The scheduler's next rebuild in the same process: every vector already cached.
+        again, again_cpu = time.perf_counter(), time.process_time()
+        with sessions.begin() as session:
+            second = rebuild_themes(session=session, embedder=cached, phraser=phraser, params=theme_params(settings))
+        again_s, again_cpu_s = time.perf_counter() - again, time.process_time() - again_cpu
         engine.dispose()
     labels = np.array([-1 if theme is None else theme for _, theme in rows])
     first: dict[str, str] = {}
@@ -191,6 +200,7 @@ def run_ours(texts: list[str], embedder: RecordingEmbedder) -> tuple[np.ndarray,
         "load_avg_1m_start": round(load, 2),
         "steps": report.steps,
         "cpu_steps": report.cpu_steps,
+        "cached_rebuild": {"wall_s": round(again_s, 1), "cpu_s": round(again_cpu_s, 1), "cpu_steps": second.cpu_steps},
         "distinct_texts": report.distinct_texts,
         "examples": examples,
     }
