@@ -292,6 +292,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="feedback themes vs gold intents: BANKING77 test, all of CLINC150")
     parser.add_argument("--datasets", default="banking77-test,clinc150-all")
     parser.add_argument("--skip-bertopic", action="store_true")
+    parser.add_argument("--only-ours", action="store_true", help="the production path only, no baselines")
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -309,6 +310,7 @@ def main() -> int:
             for a in (
                 f"--datasets {args.datasets}",
                 "--skip-bertopic" * args.skip_bertopic,
+                "--only-ours" * args.only_ours,
                 f"--torch-threads {args.torch_threads}" * bool(args.torch_threads),
             )
             if a
@@ -338,7 +340,7 @@ def main() -> int:
     started = time.perf_counter()
     embedder.encode(["warm up the model"])
     meta["model_load_s"] = round(time.perf_counter() - started, 1)
-    if not args.skip_bertopic:
+    if not args.skip_bertopic and not args.only_ours:
         warm = warm_up_bertopic_style()
         meta["bertopic_warm_up_s"] = None if warm is None else round(warm, 1)
 
@@ -358,6 +360,8 @@ def main() -> int:
         true_k = len(set(gold))
         labels, vectors, timing = run_ours(texts, embedder)
         add(dataset, "ours", gold, labels, timing)
+        if args.only_ours:
+            continue
         k_ours = max(2, len(set(labels.tolist()) - {-1}))
         for threshold, name in ((0.7, "previous-production"), (0.45, "previous-production-t0.45")):
             labels, timing = timed(legacy_agglomerative, vectors, threshold=threshold, min_size=3)
