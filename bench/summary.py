@@ -200,6 +200,18 @@ def themes(name: str = "themes.json") -> Section | None:
                 str(r.get("load_avg_1m_start", r.get("load_avg_1m", "?"))),
             ]
         )
+    for r in data.get("results", []):
+        if r["pipeline"] != "ours" or "cpu_steps" not in r:
+            continue
+        steps = ", ".join(f"{k} {r['steps'][k]:.1f} / {v:.1f}" for k, v in r["cpu_steps"].items())
+        note = f"Ours, {r.get('dataset')}, wall / CPU s per step: {steps}"
+        again = r.get("cached_rebuild")
+        if again:
+            note += (
+                "; rebuilt again with every vector cached (the scheduler's next rebuild):"
+                f" {again['wall_s']:.1f} s wall, {again['cpu_s']:.1f} s CPU"
+            )
+        section.notes.append(note + ".")
     section.notes += [f"Goal check: {line}." for line in meta.get("goals", [])]
     section.notes += [f"Published, {k}: {v}." for k, v in meta.get("published", {}).items()]
     return section

@@ -91,8 +91,8 @@ def keeps_groups(labels: np.ndarray, gold: list[str]) -> bool:
 
 
 def main() -> int:
+    from supportbot.feedback.cli import theme_embedder
     from supportbot.feedback.clustering import ThemeParams, cluster
-    from supportbot.feedback.embedding import SentenceTransformerEmbedder
     from supportbot.settings import get_settings
 
     settings = get_settings()
@@ -102,7 +102,7 @@ def main() -> int:
     args = parser.parse_args()
 
     texts, gold = load(bench_data() / "banking77" / "train.csv")
-    embedder = SentenceTransformerEmbedder(model=settings.feedback_embedding_model)
+    embedder = theme_embedder(settings)  # the production rebuild's embedder, bfloat16 where fast
     embedder.encode(["warm up"])
     load_start = [round(x, 2) for x in os.getloadavg()]
     started, cpu = time.perf_counter(), time.process_time()

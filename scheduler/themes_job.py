@@ -5,8 +5,9 @@ Added at start-up by ``scheduler.process`` with a fixed id (``THEMES_JOB_ID``),
 jobs it takes no objects as arguments (APScheduler pickles the reference), reads the
 database URL and models from the settings when it runs, and holds a lease so that of two
 scheduler processes only one rebuilds. The models (MiniLM, spaCy) load on the first
-rebuild that is due and stay loaded for the life of the process; a quiet day costs one
-query (``rebuild_is_due``).
+rebuild that is due and stay loaded for the life of the process, and so do the vectors of
+the texts already embedded (``CachingEmbedder``): a later rebuild embeds only new texts. A
+quiet day costs one query (``rebuild_is_due``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from functools import lru_cache
 
 from scheduler import runtime
 from scheduler.jobs import worker_id
-from supportbot.feedback.cli import theme_params
-from supportbot.feedback.embedding import Embedder, Phraser, SentenceTransformerEmbedder, SpacyPhraser
+from supportbot.feedback.cli import theme_embedder, theme_params
+from supportbot.feedback.embedding import CachingEmbedder, Embedder, Phraser, SpacyPhraser
 from supportbot.feedback.themes import RebuildReport, rebuild_if_due
 from supportbot.outreach.leases import acquire_lease, release_lease
 
@@ -34,7 +35,7 @@ LEASE_TTL = dt.timedelta(hours=2)
 def _models() -> tuple[Embedder, Phraser]:
     settings = runtime.settings()
     return (
-        SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+        CachingEmbedder(theme_embedder(settings), max_texts=settings.feedback_theme_cache_texts),
         SpacyPhraser(model=settings.feedback_spacy_model),
     )
 

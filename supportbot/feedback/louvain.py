@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from supportbot.feedback.workers import map_on_threads
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -34,35 +36,57 @@ is tied to unrelated texts by its remaining neighbour slots and can be absorbed 
 community; on the train-split samples the floor changed NMI and ARI by under 0.002 either way."""
 
 
+CANDIDATES = 8
+"""Extra candidates per row from the bfloat16 search, re-scored in float32 (see ``knn_graph``)."""
+
+
 def knn_graph(
-    vectors: NDArray[np.float32], *, neighbours: int, min_similarity: float = MIN_EDGE_SIMILARITY
+    vectors: NDArray[np.float32],
+    *,
+    neighbours: int,
+    min_similarity: float = MIN_EDGE_SIMILARITY,
+    workers: int = 1,
 ) -> sp.csr_matrix:
     """Symmetric graph: an edge (weight = cosine similarity) from each row to its nearest rows.
 
-    Exact search by blocks of dot products. torch (there for sentence-transformers) does the
+    Exact search by blocks of dot products, the blocks spread over ``workers`` threads
+    (``supportbot.feedback.workers``). torch (there for sentence-transformers) does the
     top-k: ``torch.topk`` took under half the CPU time of ``numpy.argpartition`` on
-    23,700 × 23,700 similarities.
+    23,700 × 23,700 similarities. Where the CPU multiplies bfloat16 natively, the n × n
+    products are bfloat16 (2.6 times less CPU than float32 on CLINC150's 23,700 vectors) and
+    pick ``neighbours`` + ``CANDIDATES`` candidates per row, which are re-scored in float32:
+    the edges and weights are float32's unless a true neighbour ranks below that in
+    bfloat16 (similarity errors there are about 0.003).
     """
     import torch
+
+    from supportbot.feedback.embedding import bfloat16_is_fast
 
     n = len(vectors)
     k = min(neighbours, n - 1)
     if k < 1:
         return sp.csr_matrix((n, n), dtype=np.float64)
-    matrix = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
-    rows, cols, sims = [], [], []
-    with torch.inference_mode():
-        for start in range(0, n, BLOCK):
-            block = matrix[start : start + BLOCK] @ matrix.T
+    exact = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    fast = exact.to(torch.bfloat16) if bfloat16_is_fast() else exact
+    wide = min(k + CANDIDATES, n - 1) if fast.dtype == torch.bfloat16 else k
+
+    def block_neighbours(start: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+        with torch.inference_mode():
+            block = fast[start : start + BLOCK] @ fast.T
             own = torch.arange(start, start + len(block))
             block[torch.arange(len(block)), own] = -2.0  # never one's own neighbour
-            values, index = torch.topk(block, k, dim=1)
-            rows.append(own.repeat_interleave(k).numpy())
-            cols.append(index.reshape(-1).numpy())
-            sims.append(values.reshape(-1).numpy())
-    weights = np.concatenate(sims).astype(np.float64)
+            values, index = torch.topk(block, wide, dim=1)
+            if wide != k or block.dtype != torch.float32:
+                rescored = torch.einsum("bd,bkd->bk", exact[start : start + len(block)], exact[index])
+                values, pick = torch.topk(rescored, k, dim=1)
+                index = index.gather(1, pick)
+            return own.repeat_interleave(k).numpy(), index.reshape(-1).numpy(), values.reshape(-1).numpy()
+
+    found = map_on_threads(block_neighbours, list(range(0, n, BLOCK)), workers=workers)
+    weights = np.concatenate([f[2] for f in found]).astype(np.float64)
     weights[weights < min_similarity] = 0.0
-    graph = sp.csr_matrix((weights, (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    rows, cols = np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+    graph = sp.csr_matrix((weights, (rows, cols)), shape=(n, n))
     graph = graph.maximum(graph.T).tocsr()  # i→j or j→i: one undirected edge
     graph.eliminate_zeros()
     return graph

@@ -12,13 +12,14 @@ from collections import Counter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.theme_groups import BILLING, LOGIN, LOGOUT, SYNC
 from supportbot.feedback import store
-from supportbot.feedback.cli import theme_params
+from supportbot.feedback.cli import theme_embedder, theme_params
 from supportbot.feedback.embedding import SentenceTransformerEmbedder, SpacyPhraser
 from supportbot.feedback.redaction import SpacyRedactor
 from supportbot.feedback.themes import assign_new, list_themes, rebuild_themes
@@ -42,7 +43,8 @@ def redactor() -> SpacyRedactor:
 
 @pytest.fixture(scope="module")
 def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(model=SETTINGS.feedback_embedding_model)
+    """What rebuilds use: bfloat16 where the CPU has it, two model copies on two threads."""
+    return theme_embedder(SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +181,18 @@ def test_themes_group_clearly_related_texts(
         assert session.get(Feedback, odd).theme_id is None  # type: ignore[union-attr]
         sizes = {t.id: t.size for t in list_themes(session=session)}
         assert (sizes[themes["logout"].id], sizes[themes["login"].id]) == (5, 6)
+
+
+def test_rebuild_vectors_match_the_plain_float32_model(embedder: SentenceTransformerEmbedder) -> None:
+    """The rebuild's faster embedding (bfloat16, threads, length-sorted chunks) keeps each
+    text's own vector: same order, unit length, near the library's float32 vector, and far
+    from the other texts'."""
+    texts = [*LOGIN, *LOGOUT, *BILLING, *SYNC, "ok", "a much longer remark about the weather " * 8]
+    small = SentenceTransformerEmbedder(model=SETTINGS.feedback_embedding_model, workers=2, chunk=4, bfloat16=True)
+    plain = SentenceTransformerEmbedder(model=SETTINGS.feedback_embedding_model).encode(texts)
+    for fast in (embedder.encode(texts), small.encode(texts)):
+        assert fast.shape == plain.shape and fast.dtype == np.float32
+        assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+        similarity = fast @ plain.T
+        assert similarity.diagonal().min() > 0.99
+        assert (similarity.argmax(axis=1) == np.arange(len(texts))).all()

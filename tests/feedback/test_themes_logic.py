@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from supportbot.feedback import clustering, louvain, store
 from supportbot.feedback.cli import main as cli_main
 from supportbot.feedback.clustering import ThemeParams
+from supportbot.feedback.embedding import CachingEmbedder
 from supportbot.feedback.themes import assign_new, list_themes, rebuild_if_due, rebuild_is_due, rebuild_themes
 from supportbot.store.feedback_models import Feedback, FeedbackTheme
 from tests.feedback.conftest import BracketRedactor
@@ -205,6 +206,37 @@ def test_rebuild_runs_only_when_feedback_arrived_since_the_last_one(sessions: se
     assert (
         report is not None and report.texts == 4 and set(report.steps) == {"read", "embed", "cluster", "label", "store"}
     )
+
+
+def test_a_cached_rebuild_embeds_only_new_texts_and_finds_the_same_themes(sessions: sessionmaker[Session]) -> None:
+    inner = WordEmbedder()
+    cached = CachingEmbedder(inner, max_texts=5)
+
+    def themes() -> list[tuple[int, list[str]]]:
+        with sessions() as session:
+            return sorted((t.size, t.key_phrases) for t in list_themes(session=session))
+
+    with sessions.begin() as session:
+        for i in range(3):
+            _text(session, f"login fails {i}", conversation=f"l{i}")
+        _text(session, "charge twice on my card", conversation="c1")
+        rebuild_themes(session=session, embedder=cached, phraser=SplitPhraser(), params=ThemeParams())
+    assert inner.calls == 4
+    with sessions.begin() as session:
+        for i in range(3):
+            _text(session, f"login broken {i}", conversation=f"n{i}")
+        rebuild_themes(session=session, embedder=cached, phraser=SplitPhraser(), params=ThemeParams())
+    assert inner.calls == 7  # the three new texts only
+    with_cache = themes()
+    with sessions.begin() as session:
+        rebuild_themes(session=session, embedder=WordEmbedder(), phraser=SplitPhraser(), params=ThemeParams())
+    assert themes() == with_cache == [(6, with_cache[0][1])]
+    # At most five texts are kept, the least recently used dropped: two of the seven are embedded again.
+    every = [f"<login {word} {i}>" for word in ("fails", "broken") for i in range(3)] + ["<charge twice on my card>"]
+    before = inner.calls
+    vectors = cached.encode(every)
+    assert inner.calls - before == 2
+    assert np.array_equal(vectors, WordEmbedder().encode(every))
 
 
 def test_scheduler_job_rebuilds_once_per_batch_of_new_feedback(
