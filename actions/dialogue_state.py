@@ -31,6 +31,7 @@ from actions import runtime
 from actions.base import Events
 from actions.profile_form import corrects_value
 from actions.questions import ANSWER_SLOT, answer_to, asked_in_last_turn, forget, pending
+from actions.resume import INTERRUPTED_SLOT, interruption, keeps_interruption
 from supportbot.services.confirmations import expire_pending
 from supportbot.services.handoff import CLAIMED, conversation_handoff
 from supportbot.services.support import open_handoff
@@ -65,16 +66,24 @@ class ValidateSlotMappings(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         question = pending(tracker)
         events: Events = []
-        if question is not None and not tracker.active_loop.get("name") and asked_in_last_turn(tracker):
+        just_asked = question is not None and asked_in_last_turn(tracker)
+        # An account change interrupted by a question is remembered for a yes that follows (actions.resume).
+        interrupted = interruption(question, tracker) if just_asked else None
+        if interrupted is None and tracker.get_slot(INTERRUPTED_SLOT) and not keeps_interruption(tracker):
+            events.append(SlotSet(INTERRUPTED_SLOT, None))
+        if question is not None and not tracker.active_loop.get("name") and just_asked:
             answer = answer_to(question, tracker, corrects=corrects_value)
             if answer is not None:
-                return [SlotSet(ANSWER_SLOT, answer)]
+                forgotten = [SlotSet(INTERRUPTED_SLOT, None)] if tracker.get_slot(INTERRUPTED_SLOT) else []
+                return [SlotSet(ANSWER_SLOT, answer), *forgotten]
         if question is not None:
             if question.request_id is not None:
                 await asyncio.to_thread(_expire, tracker.sender_id, "the customer moved on to something else")
             events += forget()
         elif tracker.get_slot(ANSWER_SLOT) is not None:
             events.append(SlotSet(ANSWER_SLOT, None))
+        if interrupted is not None:
+            events.append(SlotSet(INTERRUPTED_SLOT, interrupted))
         return events
 
 

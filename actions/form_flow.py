@@ -130,6 +130,17 @@ def failed_try(tracker: Tracker, slot: str) -> tuple[dict[str, Any], bool]:
     return {slot: None, FAILURES_SLOT: float(failures), RESUME_SLOT: None}, False
 
 
+def failed_just_now(tracker: Tracker) -> bool:
+    """Whether this message was an unreadable answer (``failed_try`` in this turn): the validation
+    has already said what it needs, so the form's question need not follow it word for word."""
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == FAILURES_SLOT and event.get("value"):
+            return True
+    return False
+
+
 def settled(slot: str, value: Any) -> dict[str, Any]:
     return {slot: value, FAILURES_SLOT: None, RESUME_SLOT: None}
 

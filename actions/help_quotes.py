@@ -99,13 +99,22 @@ def recently_given(session: Session, conversation_id: str, slug: str) -> bool:
     return row is not None
 
 
-def quote_help_in_form(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> None:
-    """For a form's first question (a plain ``Action``, outside any ``StoreAction``): quote the help
-    centre for the message that opened the form, if it asks how, in a transaction of its own."""
+def quote_help_in_form(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: dict[str, Any],
+    *,
+    text: str | None = None,
+    when: When = "how_to",
+) -> None:
+    """For a form's question (a plain ``Action``, outside any ``StoreAction``): quote the help
+    centre for ``text`` (by default the message that opened the form, if it asks how), in a
+    transaction of its own."""
     try:
         with runtime.sessions().begin() as session:
             ctx = ActionContext.build(session=session, tracker=tracker, domain=domain)
-            quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=ctx.latest_text)
+            query = ctx.latest_text if text is None else text
+            quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=query, when=when)
     except SQLAlchemyError:
         logger.exception("no help-centre quote for conversation %s", tracker.sender_id)
 

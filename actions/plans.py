@@ -33,7 +33,8 @@ def describe_option(option: PlanOption) -> str:
     if option.losses:
         change.append(f"drops {join_words(option.losses)}")
     detail = f" ({'; '.join(change)})" if change else ""
-    return f"• {option.plan.name}: {option.price}/month, {option.direction}{detail}"
+    difference = f" ({option.difference})" if option.difference else ""
+    return f"• {option.plan.name}: {option.price}{difference}, {option.direction}{detail}"
 
 
 def plan_button(option: PlanOption) -> dict[str, str]:

@@ -36,6 +36,7 @@ from actions.form_flow import (
     GAVE_UP,
     RESET_FORM_STATE,
     RESUME_SLOT,
+    failed_just_now,
     failed_try,
     read_reply,
     resuming,
@@ -56,6 +57,7 @@ from supportbot.parsing import (
     find_year,
     parse_contact_update,
 )
+from supportbot.postal_addresses import mentions_postal_address
 
 FORM = "profile_update_form"
 FIELD_NAMES = PROFILE_FIELD_NAMES
@@ -71,6 +73,10 @@ OPENING = "__opening__:"
 """Marks a value found in the message that started (or restarted) the form."""
 RESUMED = "__resumed__"
 RESTART = "__restart__"
+NOT_HERE = "__not_here__"
+"""The form let go because the customer wants something it cannot change (a postal address),
+and has already said where that is done."""
+POSTAL_HELP_QUERY = "how do I change the delivery address of my order"
 
 
 def today() -> dt.date:
@@ -86,10 +92,12 @@ class Reading:
     value: str | None = None
     partial: BirthdayParts | None = None
     problem: str | None = None
+    postal: bool = False
+    """A postal address where contact details were asked for: not something this form changes."""
 
     @property
     def is_value(self) -> bool:
-        return self.value is not None or self.partial is not None or self.problem is not None
+        return self.value is not None or self.partial is not None or self.problem is not None or self.postal
 
 
 def _partial_from_slot(raw: Any) -> BirthdayParts | None:
@@ -122,10 +130,18 @@ def read_value(field: str | None, text: str, *, partial: BirthdayParts | None, o
                     found = parse_contact_update(text)
                 except InvalidRequestError:
                     found = None
-            return Reading(found[0], found[1]) if found else Reading()
+            if found:
+                return Reading(found[0], found[1])
+            return Reading(postal=mentions_postal_address(text))
     except InvalidRequestError as exc:
         return Reading(problem=str(exc))
     return Reading()
+
+
+def explain_postal_address(dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> None:
+    """Say that a postal address is changed on the order, with the help centre's article."""
+    dispatcher.utter_message(response="utter_postal_address_not_here")
+    quote_help_in_form(dispatcher, tracker, domain, text=POSTAL_HELP_QUERY, when="always")
 
 
 def _value_slot(field: str, value: str) -> str:
@@ -197,7 +213,7 @@ class ValidateProfileUpdateForm(FormValidationAction):
             # The opening message, or a new start ("actually, change my time zone"): use any value it
             # has; a new start without one asks again from the beginning.
             reading = read_value(tracker.get_slot("update_field"), text, partial=None, opening=True)
-            if reading.value is not None or reading.partial is not None:
+            if reading.value is not None or reading.partial is not None or reading.postal:
                 return {"update_value": OPENING + text}
             return {"update_value": RESTART} if requested is not None else {}
         if requested != "update_value":
@@ -213,7 +229,7 @@ class ValidateProfileUpdateForm(FormValidationAction):
             return {}
         return {"update_value": text}
 
-    def validate_update_value(
+    async def validate_update_value(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if value is None:
@@ -229,6 +245,9 @@ class ValidateProfileUpdateForm(FormValidationAction):
         text = text.removeprefix(OPENING)
         partial = None if opening else _partial_from_slot(tracker.get_slot("update_partial"))
         reading = read_value(field, strip_correction(text) or text, partial=partial, opening=opening)
+        if reading.postal:
+            await asyncio.to_thread(explain_postal_address, dispatcher, tracker, dict(domain))
+            return {**settled("update_value", NOT_HERE), "update_partial": None}
         if reading.value is not None and reading.field is not None:
             return {**settled("update_value", _value_slot(reading.field, reading.value)), "update_partial": None}
         if reading.partial is not None:
@@ -270,7 +289,7 @@ class ActionAskUpdateValue(Action):
             return [SlotSet(RESUME_SLOT, True)]
         if partial is not None:
             dispatcher.utter_message(response="utter_ask_birthday_year", day_month=partial.day_and_month())
-        else:
+        elif not failed_just_now(tracker):  # after "please send the new email address…", not again
             if latest_intent(tracker)[0] in UPDATE_INTENTS:
                 # "how do I change my email?": the article too (in a worker thread, as StoreAction runs)
                 await asyncio.to_thread(quote_help_in_form, dispatcher, tracker, dict(domain))
@@ -295,6 +314,8 @@ class ActionSubmitProfileUpdate(QuotesHelpCentre, StoreAction):
             dispatcher.utter_message(response="utter_profile_left_alone", field=FIELD_NAMES[field])
             if latest_intent(tracker)[0] == "goodbye":
                 dispatcher.utter_message(response="utter_goodbye")
+            return self.anonymous_events(tracker)
+        if raw == NOT_HERE:
             return self.anonymous_events(tracker)
         if raw == GAVE_UP:
             rendered = render(ctx.responses, "utter_form_gave_up", field=FIELD_NAMES[field])

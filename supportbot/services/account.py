@@ -259,8 +259,11 @@ class PlanOption:
     direction: str
     """``upgrade`` or ``downgrade`` relative to the current plan."""
     price: str
+    """The catalogue price per billing period of the customer's own plan (``$240.00/year``)."""
     gains: tuple[str, ...]
     losses: tuple[str, ...]
+    difference: str = ""
+    """Against what the customer pays now, per the same period (``$120.00 more``); empty without a plan."""
 
 
 def plan_options(*, session: Session, customer_id: str) -> tuple[SubscriptionView | None, list[PlanOption]]:
@@ -268,21 +271,32 @@ def plan_options(*, session: Session, customer_id: str) -> tuple[SubscriptionVie
     sub = current_subscription(customer)
     current_rank = sub.plan.rank if sub else -1
     current_features = set(_plan_view(sub.plan).features) if sub else set()
+    current = _subscription_view(sub) if sub else None
+    # Prices in the period the customer is billed in: a yearly customer compares yearly prices.
+    period = current.billing_period if current else "monthly"
     options = []
     for plan in session.scalars(select(Plan).where(Plan.active.is_(True)).order_by(Plan.rank)):
         if sub and plan.code == sub.plan_code:
             continue
         view = _plan_view(plan)
+        cents = plan.price_cents_for(period)
         options.append(
             PlanOption(
                 plan=view,
                 direction="upgrade" if plan.rank > current_rank else "downgrade",
-                price=money(plan.monthly_price_cents, plan.currency),
+                price=f"{money(cents, plan.currency)}/{period.removesuffix('ly')}",
                 gains=tuple(feature_name(f) for f in view.features if f not in current_features),
                 losses=tuple(feature_name(f) for f in sorted(current_features - set(view.features))),
+                difference=_difference(cents - current.price_cents, plan.currency) if current else "",
             )
         )
-    return (_subscription_view(sub) if sub else None), options
+    return current, options
+
+
+def _difference(cents: int, currency: str) -> str:
+    if cents == 0:
+        return "the same as now"
+    return f"{money(abs(cents), currency)} {'more' if cents > 0 else 'less'} than now"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from actions.answers import ActionAnswerQuestion
 from actions.cancellation import ActionOfferRetention
 from actions.dialogue_state import ActionSessionStart, ValidateSlotMappings
 from actions.loyalty import ActionRedeemPoints
-from actions.plans import ActionChangePlan
+from actions.plans import ActionChangePlan, ActionPlanOptions
 from actions.preferences import ActionOptIn, ActionOptOut
 from actions.profile import ActionRenewNow
 from actions.profile_form import (
@@ -27,6 +27,7 @@ from actions.profile_form import (
     ValidateProfileUpdateForm,
     corrected_value,
 )
+from actions.resume import INTERRUPTED_SLOT, ActionAffirmNothingPending
 from actions.support import ActionHandoff, ActionHandoffWaiting, ValidateProblemForm
 from supportbot.store.dialogue_models import AccountChangeRequest
 from supportbot.store.models import Consent, Customer, LoyaltyAccount, Subscription, SupportInteraction
@@ -178,11 +179,60 @@ async def test_the_offer_expires_when_the_customer_moves_on_and_a_later_yes_acce
     await _validate(chat, "i want to cancel my subscription", "cancel_subscription")
     await chat.run(ActionOfferRetention())
     moved_on = await _validate(chat, "how many loyalty points do i have", "ask_loyalty")
-    assert {(e["name"], e["value"]) for e in moved_on} == {("pending_question", None), ("answer", None)}
+    assert {(e["name"], e["value"]) for e in moved_on if e["name"] != INTERRUPTED_SLOT} == {
+        ("pending_question", None),
+        ("answer", None),
+    }
     assert [r.status for r in requests(store)] == ["expired"]
     later_yes = await _validate(chat, "yes", "affirm")
     assert later_yes == []  # nothing to answer: the rule for a yes with nothing pending takes it
+    asked_again = await chat.run(ActionAffirmNothingPending())  # the offer, as a new question
+    assert asked_again[0]["response"] == "utter_ask_again" and "20% off" in asked_again[1]["text"]
     assert subscription(store).discount_percent == 0
+    assert [r.status for r in requests(store)] == ["expired", "pending"]
+
+
+async def test_a_yes_after_a_question_asks_the_interrupted_change_again_and_only_a_yes_to_that_changes_it(
+    store: sessionmaker[Session],
+) -> None:
+    """make run: "upgrade me to business" → "what's the price difference?" (the plan options) →
+    "ok do it" answered "I'm not sure what that's a yes to"."""
+    chat = Chat()
+    await _validate(chat, "upgrade me to business", "change_plan", plan="business")
+    asked = await chat.run(ActionChangePlan())
+    await _validate(chat, "what's the price difference?", "ask_plan_options")
+    assert chat.slots[INTERRUPTED_SLOT]
+    await chat.run(ActionPlanOptions())  # a list of plans: a question of its own, which "ok do it" does not answer
+    events = await _validate(chat, "ok do it", "affirm")
+    assert not any(e.get("name") == "answer" and e.get("value") for e in events)
+    again = await chat.run(ActionAffirmNothingPending())
+    assert again[0]["response"] == "utter_ask_again"
+    assert again[1]["text"] == asked[0]["text"] and [b["title"] for b in again[1]["buttons"]] == [
+        b["title"] for b in asked[0]["buttons"]
+    ]
+    first, second = requests(store)
+    assert (first.status, second.status, second.kind) == ("expired", "pending", "change_plan")
+    assert all(f'"change_request": "{second.id}"' in b["payload"] for b in again[1]["buttons"])
+    assert subscription(store).plan_code == "pro" and not chat.slots[INTERRUPTED_SLOT]
+    done = await answer(chat, "yes", "affirm")
+    assert texts(done) == "utter_plan_changed" and subscription(store).plan_code == "business"
+
+
+async def test_a_request_or_a_second_message_forgets_the_interrupted_change(store: sessionmaker[Session]) -> None:
+    chat = Chat()
+    await _validate(chat, "upgrade me to business", "change_plan", plan="business")
+    await chat.run(ActionChangePlan())
+    await _validate(chat, "cancel my subscription instead", "cancel_subscription")  # a request, not a question
+    assert not chat.slots.get(INTERRUPTED_SLOT)
+    await _validate(chat, "upgrade me to business", "change_plan", plan="business")
+    await chat.run(ActionChangePlan())
+    await _validate(chat, "when does it renew?", "ask_renewal")
+    await _validate(chat, "and how many points do I have?", "ask_loyalty")
+    assert not chat.slots.get(INTERRUPTED_SLOT)
+    await _validate(chat, "yes", "affirm")
+    nothing = await chat.run(ActionAffirmNothingPending())
+    assert [m.get("response") for m in nothing] == ["utter_nothing_pending"]
+    assert subscription(store).plan_code == "pro"
 
 
 async def test_a_yes_the_classifier_is_unsure_of_is_not_taken_as_consent(store: sessionmaker[Session]) -> None:

@@ -301,3 +301,41 @@ def test_a_new_session_forgets_an_open_question(stack: Stack, customers: list[st
     assert "nothing is waiting for an answer" in chat.say("yes")
     assert chat.account() == before
     assert chat.requests() == [("renew", "expired")]
+
+
+def test_a_yes_after_a_question_asks_the_interrupted_change_again(stack: Stack, customers: list[str]) -> None:
+    """make run: "I want to upgrade to pro" → "what's the price difference between plus and pro?"
+    → "ok do it" was "I'm not sure what that's a yes to"; now the switch is asked once more, and
+    only a yes to that switches."""
+    chat = Chat(stack, customers[8])
+    before = chat.account()
+    assert "to Business" in chat.say("switch me to the business plan")
+    assert "Your options" in chat.say("how much does each plan cost?")
+    again = chat.say("ok do it")
+    assert "is that a yes to this?" in again and "to Business" in again
+    assert chat.account() == before
+    assert "Business" in chat.say("yes")
+    assert chat.account().plan == "business"
+    assert [status for _, status in chat.requests()] == ["expired", "confirmed"]
+
+
+def test_a_postal_address_is_not_read_as_contact_details(stack: Stack, customers: list[str]) -> None:
+    """make run: "can you update my address?" then "12 King St, Toronto" was told twice to send an
+    email address or phone number; a delivery address belongs to the order (help centre)."""
+    chat = Chat(stack, customers[9])
+    before = chat.account()
+    assert "email address or phone number" in chat.say("can you update my address?")
+    reply = chat.say("12 King St, Toronto")
+    assert "not a postal address" in reply and "Edit order" in reply
+    assert "What's the new" not in reply and "Please send the new" not in reply
+    assert "You're on the" in chat.say("what plan am I on?")  # the form has let go
+    moving = Chat(stack, customers[9])
+    assert "not a postal address" in moving.say("I'm moving house, please change my shipping address")
+    assert chat.account() == before and chat.requests() == [] and moving.requests() == []
+
+
+def test_an_unreadable_contact_detail_is_asked_for_once_not_twice(stack: Stack, customers: list[str]) -> None:
+    chat = Chat(stack, customers[10])
+    assert "email address or phone number" in chat.say("i want to update my contact details")
+    reply = chat.messages("the usual one")
+    assert len(reply) == 1 and "Please send the new email address or phone number" in texts(reply)

@@ -97,9 +97,23 @@ def test_plan_options_and_change_use_catalogue_prices(store: sessionmaker[Sessio
     assert set(by_code) == {"starter", "pro", "business"}
     assert by_code["pro"].direction == "upgrade" and "Offline mode" in by_code["pro"].gains
     assert by_code["starter"].direction == "downgrade" and by_code["starter"].losses
+    assert by_code["pro"].price.endswith(f"/{current.billing_period.removesuffix('ly')}")
     with store.begin() as session:
         view = change_plan(session=session, customer_id="C2", plan_code="business", conversation=CHAT)
     assert (view.plan.code, view.price_cents) == ("business", 4900)
+
+
+def test_plan_options_are_priced_in_the_customers_billing_period(store: sessionmaker[Session]) -> None:
+    """make run: a yearly Plus customer was offered "Pro: $24.00/month" right after being asked to
+    confirm Pro at $240.00 per year; the options now compare like with like."""
+    with store.begin() as session:
+        sub = session.scalars(select(Subscription).where(Subscription.customer_id == "C2")).one()
+        sub.billing_period, sub.price_cents = "yearly", 12000
+    with store() as session:
+        _, options = plan_options(session=session, customer_id="C2")
+    by_code = {o.plan.code: o for o in options}
+    assert (by_code["pro"].price, by_code["pro"].difference) == ("$240.00/year", "$120.00 more than now")
+    assert (by_code["starter"].price, by_code["starter"].difference) == ("$50.00/year", "$70.00 less than now")
     with store.begin() as session, pytest.raises(InvalidRequestError, match="don't have a plan"):
         change_plan(session=session, customer_id="C2", plan_code="platinum", conversation=CHAT)
 

@@ -1,0 +1,145 @@
+"""A yes to a question that a question of the customer's own interrupted.
+
+"Switch me to Pro" → "Switch from Plus to Pro …? [Yes] [No]" → "what's the price difference?"
+→ the plan options → "ok do it". The confirmation was dropped the moment the customer asked
+something else (``actions.dialogue_state``: a later yes must never answer an old question),
+so the yes used to meet "I'm not sure what that's a yes to". A person would know what it
+meant, and would still not change anything on a guess: the confirmation is asked once more,
+word for word, as a new question (a new recorded request, the same kind and terms), and only
+a yes to *that* changes the account. When the terms moved in between, the yes finds out at
+apply time as every confirmation does (``supportbot.services.changes``).
+
+Only an account change (``change`` questions) interrupted by a question (an intent in
+``QUESTION_INTENTS``) is remembered, for one message: the very next one, and only when it is
+a yes. A request ("cancel my subscription instead"), a greeting or anything else forgets it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import Events, StoreAction
+from actions.context import ActionContext
+from actions.questions import ANSWER_CONFIDENCE, Question, ask, last_bot_turn, latest_intent
+from supportbot.buttons import parse_payload, payload
+from supportbot.services.confirmations import request_change
+from supportbot.store.dialogue_models import AccountChangeRequest
+
+INTERRUPTED_SLOT = "interrupted_question"
+QUESTION_INTENTS = frozenset(
+    {
+        "ask_plan",
+        "ask_plan_options",
+        "ask_renewal",
+        "ask_orders",
+        "order_status",
+        "ask_loyalty",
+        "ask_help_article",
+        "bot_challenge",
+    }
+)
+"""Questions about a thing: asking one does not mean "no" to the change on the table."""
+
+
+def interruption(question: Question | None, tracker: Tracker) -> str | None:
+    """What to remember when ``question`` (asked just now) is dropped by the latest message:
+    the question as shown, if it was an account change and the message a question."""
+    if question is None or question.kind != "change" or question.request_id is None:
+        return None
+    if latest_intent(tracker)[0] not in QUESTION_INTENTS:
+        return None
+    for event in reversed(last_bot_turn(tracker)):
+        data = event.get("data") or {}
+        buttons = data.get("buttons") or []
+        if event.get("event") == "bot" and any(_request_of(b) == question.request_id for b in buttons):
+            shown = {"text": event.get("text") or "", "buttons": buttons}
+            return json.dumps({"request_id": question.request_id, "context": question.context, **shown})
+    return None
+
+
+def keeps_interruption(tracker: Tracker) -> bool:
+    """The remembered question lives on only into a confident yes."""
+    intent, confidence = latest_intent(tracker)
+    return intent == "affirm" and confidence >= ANSWER_CONFIDENCE
+
+
+def _request_of(button: dict[str, Any]) -> int | None:
+    parsed = parse_payload(str(button.get("payload") or ""))
+    if parsed is None or "change_request" not in parsed.entities:
+        return None
+    try:
+        return int(parsed.entities["change_request"])
+    except (TypeError, ValueError):
+        return None
+
+
+def _rebound(button: dict[str, Any], request_id: int) -> dict[str, str]:
+    parsed = parse_payload(str(button.get("payload") or ""))
+    if parsed is None:
+        return {"title": str(button.get("title") or ""), "payload": str(button.get("payload") or "")}
+    entities = {k: v for k, v in parsed.entities.items() if k != "change_request"}
+    rebound = payload(parsed.intent, **entities, change_request=str(request_id))
+    return {"title": str(button["title"]), "payload": rebound}
+
+
+def _remembered(raw: Any) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(str(raw))
+        int(data["request_id"])
+        return data if isinstance(data.get("buttons"), list) and isinstance(data.get("context"), dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class ActionAffirmNothingPending(StoreAction):
+    """A yes with no question open: the interrupted account change asked again, or "not sure
+    what that's a yes to"."""
+
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_affirm_nothing_pending"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        data = _remembered(tracker.get_slot(INTERRUPTED_SLOT))
+        old = session.get(AccountChangeRequest, int(data["request_id"])) if data else None
+        if (
+            data is None
+            or old is None
+            or ctx.customer_id is None
+            or old.customer_id != ctx.customer_id
+            or old.conversation_id != ctx.conversation.conversation_id
+        ):
+            dispatcher.utter_message(response="utter_nothing_pending")
+            return [SlotSet(INTERRUPTED_SLOT, None)]
+        request = request_change(
+            session=session,
+            customer_id=ctx.customer_id,
+            conversation=ctx.conversation,
+            kind=old.kind,
+            parameters=json.loads(old.parameters or "{}"),
+            prompt=old.prompt,
+        )
+        dispatcher.utter_message(response="utter_ask_again")
+        return [
+            SlotSet(INTERRUPTED_SLOT, None),
+            *ask(
+                dispatcher,
+                text=str(data["text"]),
+                buttons=[_rebound(b, request.id) for b in data["buttons"]],
+                question=Question("change", request.id, dict(data["context"])),
+            ),
+        ]
+
+    def failure_events(self, tracker: Tracker) -> Events:
+        return [SlotSet(INTERRUPTED_SLOT, None)]
