@@ -204,7 +204,8 @@ def answer_offer_person(
     parsed: Payload | None,
 ) -> Events:
     if parsed and parsed.intent == "human_handoff":
-        return hand_over(session, ctx, dispatcher, reason="asked for a person after reporting a problem")
+        reason = str(question.context.get("reason") or "asked for a person after reporting a problem")
+        return hand_over(session, ctx, dispatcher, reason=reason)
     dispatcher.utter_message(response="utter_anything_else")
     return []
 

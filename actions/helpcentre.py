@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
+from actions.questions import Question, ask
 from supportbot.feedback.redaction import default_redactor, redact_patterns
 from supportbot.helpcentre import service
 from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, HelpReply
@@ -96,8 +97,13 @@ class ActionAnswerHelp(StoreAction):
         if fallback and reply.kind != "answer":
             dispatcher.utter_message(response=fallback)
             return []
-        dispatcher.utter_message(text=reply.text, buttons=buttons_of(reply, channel=ctx.conversation.channel))
+        buttons = buttons_of(reply, channel=ctx.conversation.channel)
         self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
+        if reply.kind == "not_sure":
+            # "Shall I pass you to a person?" is a question: a typed "ok" or "yes please" answers it.
+            offer = Question("offer_person", context={"reason": "the help centre could not answer the question"})
+            return ask(dispatcher, text=reply.text, buttons=buttons, question=offer)
+        dispatcher.utter_message(text=reply.text, buttons=buttons)
         return []
 
     def _record(

@@ -24,7 +24,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from supportbot.buttons import Button, buttons_from, match_button, parse_payload
+from supportbot.buttons import Button, buttons_from, match_button, parse_payload, words
 
 PENDING_SLOT = "pending_question"
 ANSWER_SLOT = "answer"
@@ -140,8 +140,20 @@ INTENT_ANSWERS: dict[str, dict[str, str]] = {
 """A typed yes or no answers a yes/no question even when it names no button; "never mind"
 to the retention offer means "never mind the cancellation" (``KEEP``)."""
 KEEP_INTENTS = {"retention_offer": frozenset({"nevermind"})}
+LEADING_ANSWERS = frozenset({"offer_person", "retry_form"})
+"""Questions whose answer changes nothing on the account: a reply that opens with a plain yes or
+no ("yes it's the renewal charge", "no, it's fine") answers them, whatever the rest is read as.
+An account change still needs the whole reply to be a yes."""
 ANSWER_CONFIDENCE = 0.7
 """A typed yes/no that names no button counts only when the classifier is this sure of it."""
+
+
+def leading_yes_or_no(text: str) -> str | None:
+    """``affirm`` or ``deny`` for a reply of several words that opens with a plain yes or no."""
+    said = words(text)
+    if len(said) < 2 or said[0] not in ("yes", "no"):
+        return None
+    return "affirm" if said[0] == "yes" else "deny"
 
 
 def intent_answers(question: Question) -> dict[str, str]:
@@ -165,6 +177,9 @@ def answer_to(question: Question, tracker: Tracker, *, corrects: Corrector | Non
     if corrects is not None and corrects(question, tracker):
         return CORRECTION
     intent, confidence = latest_intent(tracker)
+    lead = leading_yes_or_no(text) if str(question.context.get("family") or question.kind) in LEADING_ANSWERS else None
+    if lead is not None and (wanted_button := button_for_intent(buttons, intent_answers(question).get(lead, ""))):
+        return wanted_button.payload
     if confidence < ANSWER_CONFIDENCE:
         return None  # not clearly a yes or a no: nothing is done on a guess
     if intent in KEEP_INTENTS.get(str(question.context.get("family") or ""), frozenset()):

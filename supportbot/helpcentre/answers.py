@@ -205,10 +205,10 @@ def not_sure_reply(hits: Sequence[Hit], *, url_for: Callable[[str], str]) -> Hel
         lines = "\n".join(f"- {h.article.title}: {url_for(h.article.slug)}" for h in closest)
         text = (
             "I'm not sure the help centre answers that, and I'd rather not guess. "
-            f"These articles are the closest:\n{lines}\nOr I can pass you to a person."
+            f"These articles are the closest:\n{lines}\nOr shall I pass you to a person?"
         )
     else:
-        text = "I'm not sure the help centre answers that, and I'd rather not guess. I can pass you to a person."
+        text = "I'm not sure the help centre answers that, and I'd rather not guess. Shall I pass you to a person?"
     return HelpReply(
         kind="not_sure",
         text=text,

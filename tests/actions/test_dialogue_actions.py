@@ -27,6 +27,7 @@ from actions.profile_form import (
     ValidateProfileUpdateForm,
     corrected_value,
 )
+from actions.questions import Question, ask
 from actions.resume import INTERRUPTED_SLOT, ActionAffirmNothingPending
 from actions.support import ActionHandoff, ActionHandoffWaiting, ValidateProblemForm
 from supportbot.store.dialogue_models import AccountChangeRequest
@@ -79,6 +80,13 @@ class Chat:
         self.events.append({"event": "action", "name": action.name()})
         self._record(events, dispatcher.messages)
         return dispatcher.messages
+
+    def run_sync_message(self, text: str, buttons: list[dict[str, str]], question: Question) -> None:
+        """The assistant asks ``question`` (as ``actions.questions.ask`` does) in its own turn."""
+        dispatcher = CollectingDispatcher()
+        events = ask(dispatcher, text=text, buttons=buttons, question=question)
+        self.events.append({"event": "action", "name": "action_asks"})
+        self._record(events, dispatcher.messages)
 
     def _record(self, events: list[dict[str, Any]], messages: list[dict[str, Any]]) -> None:
         for event in events:
@@ -554,3 +562,36 @@ async def test_stop_leaves_a_feedback_question_even_when_it_reads_as_an_opt_out(
     chat.active_loop = {"name": "csat_form"}
     events = await ValidateCsatForm().run(CollectingDispatcher(), chat.tracker(), DOMAIN)
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"}["csat_score"] == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("reply", "intent", "taken"),
+    [
+        ("yes it's the renewal charge", "ask_renewal", "/human_handoff"),  # make run: dropped the offer
+        ("no, it's fine thanks", "thanks", "/deny"),
+        ("the renewal charge", "ask_renewal", None),  # no yes or no: the customer moved on
+    ],
+)
+async def test_a_reply_opening_with_yes_or_no_answers_the_offer_of_a_person(
+    store: sessionmaker[Session], reply: str, intent: str, taken: str | None
+) -> None:
+    chat = Chat()
+    chat.run_sync_message(
+        "Would you like to talk to a person now?",
+        [
+            {"title": "Yes, get me a person", "payload": "/human_handoff"},
+            {"title": "No, that's all", "payload": "/deny"},
+        ],
+        Question("offer_person"),
+    )
+    events = await _validate(chat, reply, intent, confidence=0.9)
+    assert {e["name"]: e["value"] for e in events}.get("answer") == taken
+
+
+async def test_a_reply_opening_with_yes_is_no_consent_to_an_account_change(store: sessionmaker[Session]) -> None:
+    chat = Chat()
+    await _validate(chat, "renew", "renew_now")
+    await chat.run(ActionRenewNow())
+    events = await _validate(chat, "yes but what does it cost with tax", "ask_renewal", confidence=0.9)
+    assert not any(e.get("name") == "answer" and e.get("value") for e in events)
+    assert [r.status for r in requests(store)] == ["expired"]

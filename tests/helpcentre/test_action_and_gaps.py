@@ -93,8 +93,11 @@ async def test_not_sure_offers_articles_and_a_person_and_records_a_redacted_gap(
     help_service: HelpFolder, store: sessionmaker[Session]
 ) -> None:
     question = "Hi, I'm Ada Lovelace, ada@example.com, can I pay with goats at your shop in Tokyo?"
-    _, messages = await ask("anon:v2", question, channel="telegram")
-    assert "not sure" in messages[0]["text"]
+    events, messages = await ask("anon:v2", question, channel="telegram")
+    assert "not sure" in messages[0]["text"] and messages[0]["text"].endswith("shall I pass you to a person?")
+    # A question: a typed "ok" or "yes please" answers it (actions.questions, offer_person).
+    assert {e["name"]: e["value"] for e in events}["pending_question"].startswith('{"context": {"reason"')
+    assert '"kind": "offer_person"' in {e["name"]: e["value"] for e in events}["pending_question"]
     assert messages[0]["text"].count("https://lumen.example/help/articles/") == 2
     assert messages[0]["buttons"] == [{"title": "Talk to a person", "payload": "/human_handoff"}]
     with store() as session:
