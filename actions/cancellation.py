@@ -98,3 +98,24 @@ def ask_to_confirm_cancellation(*, session: Session, ctx: ActionContext, dispatc
         },
         family="cancel",
     )
+
+
+class ActionDeleteAccount(QuotesHelpCentre, StoreAction):
+    """ "Delete my account": not the same as cancelling (which the retention offer answered). The
+    assistant cannot delete an account (it takes the password), so it says how, quotes the help
+    centre's article, and offers the lighter step; for a visitor alike."""
+
+    requires_customer = False
+    help_quote_when = "always"
+
+    def help_query(self, ctx: ActionContext, tracker: Tracker) -> str:
+        return "how do I delete my Lumen account"
+
+    def name(self) -> str:
+        return "action_delete_account"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        dispatcher.utter_message(response="utter_delete_account")
+        return []

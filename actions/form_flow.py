@@ -46,6 +46,7 @@ DIGRESSION_INTENTS = frozenset(
         "ask_renewal",
         "renew_now",
         "cancel_subscription",
+        "delete_account",
         "ask_plan_options",
         "change_plan",
         "ask_orders",

@@ -42,7 +42,7 @@ from actions.form_flow import (
     resuming,
     settled,
 )
-from actions.help_quotes import QuotesHelpCentre, quote_help_in_form
+from actions.help_quotes import QuotesHelpCentre, quote_help, quote_help_in_form
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.errors import InvalidRequestError
@@ -301,6 +301,7 @@ class ActionSubmitProfileUpdate(QuotesHelpCentre, StoreAction):
     """The form is done: ask to confirm the new value, or say why nothing was changed."""
 
     anonymous_response = "utter_anon_profile"
+    requires_customer = False  # a visitor is told how to sign in, or where a postal address is changed
 
     def name(self) -> str:
         return "action_submit_profile_update"
@@ -308,6 +309,13 @@ class ActionSubmitProfileUpdate(QuotesHelpCentre, StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
+        if ctx.customer_id is None:
+            if mentions_postal_address(ctx.latest_text):  # "I put the wrong address on my order": no sign-in needed
+                dispatcher.utter_message(response="utter_postal_address_not_here")
+                quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=POSTAL_HELP_QUERY)
+            else:
+                dispatcher.utter_message(response=self.anonymous_response)
+            return self.anonymous_events(tracker)
         raw = tracker.get_slot("update_value")
         field = str(tracker.get_slot("update_field") or "contact")
         if raw == DROPPED:

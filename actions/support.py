@@ -33,11 +33,11 @@ from actions.context import ActionContext
 from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
 from actions.help_quotes import QuotesHelpCentre
 from actions.profile import ActionGreet
-from actions.questions import Question, ask, latest_intent, latest_text
+from actions.questions import PENDING_SLOT, Question, ask, last_bot_turn, latest_intent, latest_text
 from actions.wording import render
 from supportbot.form_replies import problem_description
 from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait, withdraw
-from supportbot.services.support import open_handoff, report_problem, request_handoff
+from supportbot.services.support import add_to_problem_report, open_handoff, report_problem, request_handoff
 from supportbot.services.support_hours import SupportHours, describe_opening, is_open, next_opening
 from supportbot.store.models import utcnow
 from supportbot.store.repo import Profile, get_profile
@@ -137,6 +137,20 @@ class ActionHandoffWaiting(StoreAction):
         wait = describe_wait(expected_wait(session=session, conversation_id=ctx.conversation.conversation_id))
         dispatcher.utter_message(response="utter_handoff_still_waiting", wait=wait)
         return []
+
+
+def report_just_filed(tracker: Tracker) -> int | None:
+    """The problem report the assistant filed in its last turn (its "talk to a person?" question
+    names it), which the customer's next message may add detail to."""
+    for event in last_bot_turn(tracker):
+        if event.get("event") == "slot" and event.get("name") == PENDING_SLOT:
+            question = Question.from_slot(event.get("value"))
+            if question is not None and question.kind == "offer_person" and "ticket" in question.context:
+                try:
+                    return int(question.context["ticket"])
+                except (TypeError, ValueError):
+                    return None
+    return None
 
 
 class ActionHandoffWithdraw(StoreAction):
@@ -247,14 +261,21 @@ class ActionReportProblem(QuotesHelpCentre, StoreAction):
             if latest_intent(tracker)[0] == "goodbye":
                 dispatcher.utter_message(response="utter_goodbye")
             return reset
-        ticket = report_problem(
-            session=session, customer_id=ctx.customer_id, conversation=ctx.conversation, description=description
-        )
-        rendered = render(ctx.responses, "utter_problem_recorded", ticket=f"P-{ticket:05d}")
-        return [
-            *reset,
-            *ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=Question("offer_person")),
-        ]
+        earlier = report_just_filed(tracker)
+        conversation_id = ctx.conversation.conversation_id
+        if earlier is not None and add_to_problem_report(
+            session=session, ticket=earlier, conversation_id=conversation_id, detail=description
+        ):
+            # "it's cracked down the side" right after filing is more detail, not a second report.
+            ticket, response = earlier, "utter_problem_added"
+        else:
+            ticket = report_problem(
+                session=session, customer_id=ctx.customer_id, conversation=ctx.conversation, description=description
+            )
+            response = "utter_problem_recorded"
+        rendered = render(ctx.responses, response, ticket=f"P-{ticket:05d}")
+        offer = Question("offer_person", context={"ticket": ticket})
+        return [*reset, *ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)]
 
     def failure_events(self, tracker: Tracker) -> Events:
         return [SlotSet("problem_description", None), *RESET_FORM_STATE]

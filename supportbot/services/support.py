@@ -91,6 +91,19 @@ def request_handoff(*, session: Session, customer_id: str | None, conversation: 
     return handoff_id
 
 
+def add_to_problem_report(*, session: Session, ticket: int, conversation_id: str, detail: str) -> bool:
+    """Append a follow-up detail to an open problem report of this conversation; False when there
+    is none to add to (closed, another conversation's, or not a problem report)."""
+    row = session.get(SupportInteraction, ticket)
+    if row is None or row.kind != "problem_report" or row.conversation_id != conversation_id or row.status != "open":
+        return False
+    row.summary = f"{row.summary}\n{detail.strip()}"[:PROBLEM_SUMMARY_LIMIT]
+    return True
+
+
+PROBLEM_SUMMARY_LIMIT = 4000
+
+
 def report_problem(
     *, session: Session, customer_id: str | None, conversation: ConversationRef, description: str
 ) -> int:
@@ -98,7 +111,7 @@ def report_problem(
         session=session,
         customer_id=customer_id,
         kind="problem_report",
-        summary=description.strip()[:2000],
+        summary=description.strip()[:PROBLEM_SUMMARY_LIMIT],
         conversation=conversation,
         status="open",
     )

@@ -332,6 +332,8 @@ def test_a_postal_address_is_not_read_as_contact_details(stack: Stack, customers
     moving = Chat(stack, customers[9])
     assert "not a postal address" in moving.say("I'm moving house, please change my shipping address")
     assert chat.account() == before and chat.requests() == [] and moving.requests() == []
+    visitor = texts(stack.say(f"anon{uuid.uuid4().hex[:8]}", "please change the shipping address for my orders"))
+    assert "not a postal address" in visitor and "sign in" not in visitor.lower()
 
 
 def test_an_unreadable_contact_detail_is_asked_for_once_not_twice(stack: Stack, customers: list[str]) -> None:
@@ -339,3 +341,39 @@ def test_an_unreadable_contact_detail_is_asked_for_once_not_twice(stack: Stack, 
     assert "email address or phone number" in chat.say("i want to update my contact details")
     reply = chat.messages("the usual one")
     assert len(reply) == 1 and "Please send the new email address or phone number" in texts(reply)
+
+
+def test_more_detail_right_after_a_report_is_added_to_it_not_filed_again(stack: Stack, customers: list[str]) -> None:
+    """make run: "my pen arrived broken" → P-00012, then "it's cracked down the side" → P-00013."""
+    chat = Chat(stack, customers[11])
+    filed = chat.say("my pen arrived broken")
+    assert "logged it as P-" in filed
+    ticket = filed.split("logged it as ")[1][:7]
+    added = chat.say("it's cracked down the side")
+    assert f"added that to {ticket}" in added and "logged it as" not in added
+    later = Chat(stack, customers[11])  # another conversation's report is its own
+    assert "logged it as P-" in later.say("the app crashes when I open a note")
+    with stack.sessions() as session:
+        reports = session.scalars(
+            select(SupportInteraction.summary).where(
+                SupportInteraction.conversation_id == chat.conversation, SupportInteraction.kind == "problem_report"
+            )
+        ).all()
+    assert reports == ["my pen arrived broken\nit's cracked down the side"]
+
+
+def test_deleting_the_account_is_explained_not_answered_with_a_retention_offer(
+    stack: Stack, customers: list[str]
+) -> None:
+    """make run: "can you delete my account?" got the cancellation flow (a visitor: "You can cancel
+    any time …"); deleting is not cancelling, and the assistant cannot do it (it takes the password)."""
+    chat = Chat(stack, customers[12])
+    before = chat.account()
+    reply = chat.messages("can you delete my account?")
+    text = texts(reply)
+    assert "Settings > Account > Delete account" in text and "% off" not in text
+    assert "help/articles/delete-account" in text
+    assert [b["title"] for b in reply[-1]["buttons"]] == ["Cancel my plan instead", "Talk to a person"]
+    assert chat.account() == before and chat.requests() == []
+    visitor = texts(stack.say(f"anon{uuid.uuid4().hex[:8]}", "please delete my lumen account"))
+    assert "Settings > Account > Delete account" in visitor
