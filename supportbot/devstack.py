@@ -392,6 +392,11 @@ class SwitchableProxy:
     the server behind it had died: a request in flight may have been processed by the
     server with its answer lost, which is exactly the case exactly-once delivery must
     survive. On again, it listens on the same port.
+
+    ``hold(direction)`` is a link that silently loses what one side sends while both sides
+    still believe it is up: ``"to_server"`` (a message sent into it never arrives) or
+    ``"to_client"`` (it arrives and is handled, the answer and the acknowledgement never come
+    back). What is dropped is gone; a held connection is then cut with ``switch_off``.
     """
 
     def __init__(self, target_port: int, *, port: int | None = None) -> None:
@@ -400,6 +405,12 @@ class SwitchableProxy:
         self._listener: socket.socket | None = None
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._held: set[str] = set()
+
+    def hold(self, direction: str) -> None:
+        if direction not in ("to_server", "to_client"):
+            raise ValueError(f"direction must be to_server or to_client, not {direction!r}")
+        self._held.add(direction)
 
     def __enter__(self) -> SwitchableProxy:
         self.switch_on()
@@ -409,6 +420,7 @@ class SwitchableProxy:
         self.switch_off()
 
     def switch_on(self) -> None:
+        self._held.clear()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -449,13 +461,14 @@ class SwitchableProxy:
                     upstream.close()
                     return
                 self._connections.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, direction in ((client, upstream, "to_server"), (upstream, client, "to_client")):
+                threading.Thread(target=self._pipe, args=(source, sink, direction), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket, direction: str) -> None:
         try:
             while chunk := source.recv(65536):
-                sink.sendall(chunk)
+                if direction not in self._held:
+                    sink.sendall(chunk)
         except OSError:
             pass
         finally:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
 
@@ -72,10 +72,12 @@ def recorded_turn(events: List[Event], message_id: str) -> Optional[Tuple[UserUt
     return user, said
 
 
-async def handle_once(agent: "Agent", message: UserMessage) -> bool:
+async def handle_once(agent: "Agent", message: UserMessage, replay: Optional[OutputChannel] = None) -> bool:
     """Handle ``message`` (its ``message_id`` is the client's) unless its conversation already
-    holds it; then send the recorded answer to its output channel instead. True if it was handled
-    now, False if answered from the tracker. ``agent``: Rasa's ``Agent`` (``app.ctx.agent``).
+    holds it; then send the recorded answer to ``replay`` (default: the message's output channel)
+    instead. True if it was handled now, False if answered from the tracker. ``agent``: Rasa's
+    ``Agent`` (``app.ctx.agent``). The widget's channel replays to the resending socket only,
+    not to the conversation's room (``bot.channels.socketio``).
     Raises ``MessageIdReused`` for an id recorded with another text, ``NotReady`` without a model,
     and whatever handling raises (``LockError`` when the lock cannot be had)."""
     if not agent.is_ready() or agent.processor is None:
@@ -95,6 +97,7 @@ async def handle_once(agent: "Agent", message: UserMessage) -> bool:
     logger.info(
         "message %s of %s was already handled; answering it from the tracker", message.message_id, conversation_id
     )
+    output = replay or message.output_channel
     for event in said:
-        await message.output_channel.send_response(conversation_id, event.message())
+        await output.send_response(conversation_id, event.message())
     return False

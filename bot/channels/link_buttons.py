@@ -8,7 +8,7 @@ widget's quick reply: ``{"content_type": "web_url", "title", "url"}`` for a link
 ``http(s)``, ``{"content_type": "text", "title", "payload"}`` otherwise; a link with any other
 scheme is dropped here (and the widget checks the scheme again with ``new URL()`` before it
 builds the ``<a>``). The same function shapes the live message (``LinkButtonOutput``) and the
-history (``bot.channels.socketio.history_messages``), so both look alike.
+history (``bot.channels.widget_messages.history_messages``), so both look alike.
 
 Only the socket.io channel gets link buttons; on messaging channels the URL stays in the text.
 """

@@ -24,11 +24,29 @@ customer, or none (the customer signed out), ends the verified connection.
 
 Events (server side of the protocol in docs/WIDGET.md):
 ``session_request`` → ``session_confirm`` ``{session_id, verified, token_problem,
-expires_at}`` then ``history`` ``{messages}``; ``user_uttered`` ``{message}`` →
+expires_at}`` then ``history`` ``{messages}``; ``user_uttered`` ``{message, message_id?}`` →
 ``bot_uttered`` (Rasa's format; a person's message also carries ``agent`` ``{name, event}``),
-``user_echo`` to the customer's other tabs;
+``user_echo`` to the customer's other tabs, and the acknowledgement (below);
 ``refresh`` ``{customer_token}`` → ``refresh_result`` ``{ok, expires_at}``; problems →
-``error_message`` ``{code, text}``, never a stack trace.
+``error_message`` ``{code, text, message_id?}``, never a stack trace.
+
+At-least-once from the widget, exactly-once here. The widget gives every message an id
+(``message_id``, the ``bot.channels.limits`` pattern; a UUID), keeps it until the server
+acknowledges it and sends it again, with the same id, after a reconnect. The acknowledgement is
+the return value of ``user_uttered`` (socket.io's ack), sent only once the turn is over and in the
+tracker store: ``{status: "handled" | "duplicate", message_id}``, ``{status: "refused", code,
+text}`` (bad input, or the id reused with another text: ``message_id_reused``), ``{status:
+"reauth_required"}`` (nothing handled; ``reauth_required`` carries the message and its id), or
+``{status: "failed", code: "server_problem", text}`` (handling failed; a resend with the same id
+is safe). A message with an id goes through ``bot.channels.exactly_once.handle_once`` (under the
+conversation's lock, as on the REST channel): a resend of an id the conversation holds is not
+handled again. Its recorded answer is sent to the resending socket only, each message marked
+``replayed: true``: the widget drops a queued message whose id it finds in the history it loads
+on connect, so a resend reaches us only when that history did not have it yet (the first attempt
+was still being handled) and the widget may have missed the answer; it ignores a replay for an id
+it already saw answered. Every answer to a message with an id carries ``reply_to`` (the id), and
+``user_echo`` and history user messages carry the id too, so other tabs show a message once.
+A message without an id (an older widget) is handled as it comes, as before.
 """
 
 from __future__ import annotations
@@ -49,8 +67,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_problem
-from bot.channels.link_buttons import LinkButtonOutput, quick_replies
+from bot.channels.exactly_once import MessageIdReused, handle_once
+from bot.channels.limits import MAX_SOCKET_MESSAGE_BYTES, allowed_metadata, message_id_problem, message_problem
+from bot.channels.widget_messages import WidgetOutput, history_messages
 from bot.conversation_ids import ANONYMOUS_WEB_PREFIX
 from bot.identity import (
     Identity,
@@ -64,7 +83,6 @@ logger = logging.getLogger(__name__)
 
 WEB_SESSION = "web"
 """Every verified widget connection of a customer shares ``cust:<id>:web``."""
-HISTORY_MESSAGES = 100
 _ANON_SESSION = re.compile(r"(?P<id>[a-f0-9]{32})\.(?P<mac>[a-f0-9]{32})")
 
 SERVER_PROBLEM_TEXT = (
@@ -114,83 +132,6 @@ class AnonymousSessions:
     @staticmethod
     def conversation_id(label: str) -> str:
         return f"{ANONYMOUS_WEB_PREFIX}{label.split('.', 1)[0]}"
-
-
-def agent_of(metadata: Any) -> Optional[Dict[Text, Any]]:
-    """Who wrote a bot message, if a person did: ``{"name", "event"}`` for the widget.
-
-    The console appends an agent's message as a bot event whose metadata holds ``agent``
-    (``supportbot.console.takeover``); only the name and the kind of message (``joined``,
-    ``message``, ``left``) go to the customer, never the staff account's id.
-    """
-    agent = metadata.get("agent") if isinstance(metadata, dict) else None
-    if not isinstance(agent, dict) or not isinstance(agent.get("name"), str):
-        return None
-    event = agent.get("event")
-    return {"name": agent["name"][:80], "event": event if event in ("joined", "message", "left") else "message"}
-
-
-class WidgetOutput(LinkButtonOutput):
-    """Rasa's socket.io output, keeping who wrote a message (an agent's name travels with it)
-    and link buttons (``bot.channels.link_buttons``).
-
-    Rasa passes a bot event's metadata to ``send_text_message`` as keyword arguments
-    (``BotUttered.message()``), which Rasa's own socket.io output drops.
-    """
-
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        agent = agent_of(kwargs)
-        for part in text.strip().split("\n\n"):
-            message: Dict[Text, Any] = {"text": part}
-            if agent:
-                message["agent"] = agent
-            await self._send_message(recipient_id, message)
-
-
-def history_messages(events: List[Dict[Text, Any]], limit: int = HISTORY_MESSAGES) -> List[Dict[Text, Any]]:
-    """What the customer saw: their messages and the bot's, oldest first, the last ``limit``.
-
-    A proactive message is a bot message that answered an ``EXTERNAL_*`` intent (the
-    scheduler's trigger, which the customer never typed); the trigger itself is not shown.
-    """
-    messages: List[Dict[Text, Any]] = []
-    proactive = False
-    button_titles: Dict[str, str] = {}
-    """payload → title of the buttons last shown: a click is stored as its payload, shown as its title."""
-    for event in events:
-        kind = event.get("event")
-        if kind == "user":
-            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-            proactive = str(intent).startswith("EXTERNAL_")
-            text = str(event.get("text") or "")
-            if text.startswith("/"):
-                text = button_titles.get(text, "")
-            if not proactive and text:
-                messages.append({"sender": "user", "text": text, "timestamp": event.get("timestamp")})
-        elif kind == "bot":
-            data = event.get("data") or {}
-            message: Dict[Text, Any] = {
-                "sender": "bot",
-                "text": str(event.get("text") or ""),
-                "timestamp": event.get("timestamp"),
-                "proactive": proactive,
-            }
-            agent = agent_of(event.get("metadata"))
-            if agent:
-                message["agent"] = agent
-                message["proactive"] = False  # a person writing, not the scheduler
-            buttons = data.get("buttons") or []
-            if buttons:
-                button_titles = {
-                    str(b.get("payload", "")): str(b.get("title", "")) for b in buttons if b.get("payload")
-                }
-                message["quick_replies"] = quick_replies(buttons)
-            if message["text"] or buttons:
-                messages.append(message)
-    # Buttons only make sense on the newest message: older ones were answered already.
-    for message in messages[:-1]:
-        message.pop("quick_replies", None)
-    return messages[-limit:]
 
 
 REDIS_URL_VARIABLE = "SUPPORTBOT_SOCKETIO_REDIS_URL"
@@ -351,22 +292,30 @@ class VerifiedSocketIOInput(InputChannel):
                 await _problem(sid, "history_unavailable", "Your earlier messages could not be loaded just now.")
             await sio.emit("history", {"messages": messages}, room=sid)
 
-        async def _problem(sid: Text, code: str, text: str) -> None:
-            await sio.emit("error_message", {"code": code, "text": text}, room=sid)
+        async def _problem(sid: Text, code: str, text: str, message_id: Optional[str] = None) -> None:
+            data = {"code": code, "text": text}
+            if message_id is not None:
+                data["message_id"] = message_id
+            await sio.emit("error_message", data, room=sid)
 
         @sio.on("user_uttered")
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any) -> Dict[Text, Any]:
+            """Handles one customer message; the return value is the acknowledgement (module doc)."""
             state = await sio.get_session(sid)
             text = data.get("message") if isinstance(data, dict) else None
+            message_id = data.get("message_id") if isinstance(data, dict) else None
             problem = message_problem(text)
+            if problem is None and message_id is not None and (id_problem := message_id_problem(message_id)):
+                problem = ("bad_message_id", id_problem)
             if problem:
-                await _problem(sid, *problem)
-                return
+                await _problem(sid, *problem, message_id=message_id if isinstance(message_id, str) else None)
+                return {"status": "refused", "code": problem[0], "text": problem[1]}
             assert isinstance(data, dict) and isinstance(text, str)
             if expired(state):
                 # Not handled as this customer, not dropped: the widget refreshes its token and resends.
-                await sio.emit("reauth_required", {"reason": "expired", "message": text}, room=sid)
-                return
+                again = {"reason": "expired", "message": text, **({"message_id": message_id} if message_id else {})}
+                await sio.emit("reauth_required", again, room=sid)
+                return {"status": "reauth_required"}
             metadata, metadata_problem = allowed_metadata(data.get("metadata"))
             if metadata_problem:
                 metadata = {}
@@ -374,18 +323,35 @@ class VerifiedSocketIOInput(InputChannel):
             if state["token_problem"]:
                 metadata["token_problem"] = state["token_problem"]
             conversation_id = state["conversation_id"]
-            await sio.emit("user_echo", {"text": text}, room=conversation_id, skip_sid=sid)
+            echo = {"text": text, **({"message_id": message_id} if message_id else {})}
+            await sio.emit("user_echo", echo, room=conversation_id, skip_sid=sid)
             message = UserMessage(
                 text,
-                WidgetOutput(sio, "bot_uttered"),
+                WidgetOutput(sio, "bot_uttered", reply_to=message_id),
                 conversation_id,
                 input_channel=self.name(),
+                message_id=message_id,
                 metadata=metadata,
             )
+            return await handle(sid, message, client_id=message_id)
+
+        async def handle(sid: Text, message: UserMessage, client_id: Optional[str]) -> Dict[Text, Any]:
+            """Hands the message to Rasa: once per ``client_id`` when the client sent one."""
+            conversation_id = message.sender_id
             try:
-                await on_new_message(message)
+                if client_id is None:
+                    await on_new_message(message)
+                    return {"status": "handled"}
+                assert self.app is not None
+                replay = WidgetOutput(sio, "bot_uttered", reply_to=client_id, to=sid)
+                fresh = await handle_once(self.app.ctx.agent, message, replay=replay)
+                return {"status": "handled" if fresh else "duplicate", "message_id": client_id}
+            except MessageIdReused as exc:
+                await _problem(sid, "message_id_reused", str(exc), message_id=client_id)
+                return {"status": "refused", "code": "message_id_reused", "text": str(exc)}
             except Exception:
                 logger.exception("handling a widget message failed (conversation %s)", conversation_id)
                 await sio.emit("bot_uttered", {"text": SERVER_PROBLEM_TEXT}, room=conversation_id)
+                return {"status": "failed", "code": "server_problem", "text": SERVER_PROBLEM_TEXT}
 
         return blueprint

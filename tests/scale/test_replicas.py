@@ -36,7 +36,8 @@ from supportbot.store.db import make_engine, session_factory
 from supportbot.store.models import SupportInteraction
 from supportbot.store.outreach_models import OutboxMessage
 from supportbot.store.perk_models import PerkGrant
-from tests.scale.traffic import Conversation, converse, tracker_turns, turn_problems
+from tests.scale.traffic import Conversation, converse, tracker_turns, turn_problems, user_message_ids
+from tests.scale.widget_tabs import WidgetTab, talk
 from tests.scheduler.builders import add
 from tests.sio_client import SocketIOClient
 
@@ -346,6 +347,24 @@ def outcome(
     return Counter(r.status for r in rows), shown, Counter({r.id: grants[r.id] for r in rows})
 
 
+def widget_problems(tracker: Engine, tabs: list[WidgetTab]) -> None:
+    """Each tab's messages in its conversation once, in the order typed, acknowledged (or found in the
+    history after a reconnect); and the kill hit at least one of them in flight."""
+    for tab in tabs:
+        assert tab.problems == []
+        ids = user_message_ids(tracker, tab.conversation_id)
+        assert ids == [message_id for message_id, _ in tab.sent], (tab.customer, tab.resent, tab.dropped)
+        statuses = {tab.acks[i]["status"] for i in tab.acks}
+        assert statuses <= {"handled", "duplicate"}, (tab.customer, tab.acks)
+        assert set(tab.acks) | set(tab.dropped) == set(ids)
+    print(
+        f"widget tabs: {sum(len(t.sent) for t in tabs)} messages, {sum(t.reconnects for t in tabs)} connections lost "
+        f"under a message, {sum(len(t.resent) for t in tabs)} sent again, {sum(len(t.dropped) for t in tabs)} "
+        "found in the history instead"
+    )
+    assert sum(t.reconnects for t in tabs) >= 1, "the kill hit no widget message in flight: the test proved nothing"
+
+
 def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -405,13 +424,35 @@ def test_two_planners_started_by_mistake_still_send_every_message_once(
 
 
 def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: ScaledStack, tracker: Engine) -> None:
+    """REST clients through nginx, and widget tabs connected to the replica that is killed
+    (tests/scale/widget_tabs.py: they reconnect to the other one and send again what was not
+    acknowledged, with its id): every message in its conversation once."""
     conversations = [Conversation(customer=f"C{n:06d}", sender=f"kill-{n}") for n in range(100, 116)]
     progress = [0]
+    tabs = [WidgetTab(customer=f"C{n:06d}") for n in range(120, 123)]
+    typed, typed_lock = [0], threading.Lock()
+    killed_at: list[float] = []
 
     def kill_when_under_way() -> None:
-        wait_until(lambda: progress[0] >= 16 * 8, timeout=600, what="the conversations to get going")
+        wait_until(
+            lambda: progress[0] >= 16 * 8 and typed[0] >= 3 * 3, timeout=600, what="the conversations to get going"
+        )
         scaled.kill("rasa-1")
+        killed_at.append(time.monotonic())
 
+    def keep_typing() -> bool:
+        return not killed_at or time.monotonic() < killed_at[0] + 20
+
+    widgets = [
+        threading.Thread(
+            target=talk,
+            args=(tab, [scaled.replica_url(1), scaled.replica_url(0)], lambda c=tab.customer: token(scaled, c)),
+            kwargs={"keep_on": keep_typing, "progress": typed, "lock": typed_lock},
+        )
+        for tab in tabs
+    ]
+    for widget in widgets:
+        widget.start()
     killer = threading.Thread(target=kill_when_under_way)
     killer.start()
     asyncio.run(
@@ -424,7 +465,10 @@ def test_kill_9_of_a_replica_mid_conversation_the_other_carries_on(scaled: Scale
         )
     )
     killer.join(timeout=60)
+    for widget in widgets:
+        widget.join(timeout=900)
     assert scaled.servers["rasa-1"].process.returncode == -9
+    widget_problems(tracker, tabs)
     problems = [p for c in conversations for p in turn_problems(tracker, c)]
     # A resend answered from the tracker (its first attempt had been handled): logged by the replica.
     replayed = [

@@ -24,6 +24,9 @@
   const REFRESH_BEFORE_MS = 60000; // ask the host page for a fresh customer token this long before it expires
   const PREFIX = "lumen-chat";
   const PROACTIVE_AFTER_MS = 120000;
+  // The server acknowledges a message once its turn is over (bot/channels/socketio.py); a turn
+  // longer than this (Rasa's lock lasts 60 s) is given up as "Not sent", with a retry.
+  const ACK_TIMEOUT_MS = 90000;
 
   const script = document.currentScript;
   const assetBase = new URL(".", (script && script.src) || window.location.href);
@@ -62,6 +65,42 @@
       }
     },
   };
+
+  // Messages not yet acknowledged by the server, kept per tab (sessionStorage survives a reload
+  // and the tab's navigation, but is not shared with the customer's other tabs, which would
+  // otherwise send them too). [{id, payload, title, failed}], oldest first.
+  const outboxStore = {
+    load() {
+      try {
+        const saved = JSON.parse(window.sessionStorage.getItem(config.storageKey + ":outbox") || "[]");
+        if (!Array.isArray(saved)) return [];
+        return saved
+          .filter((e) => e && typeof e.id === "string" && typeof e.payload === "string" && e.payload)
+          .map((e) => ({ id: e.id, payload: e.payload, title: String(e.title || e.payload), failed: !!e.failed }));
+      } catch (_) {
+        return [];
+      }
+    },
+    save(entries) {
+      try {
+        const kept = entries.map(({ id, payload, title, failed }) => ({ id, payload, title, failed }));
+        if (kept.length) window.sessionStorage.setItem(config.storageKey + ":outbox", JSON.stringify(kept));
+        else window.sessionStorage.removeItem(config.storageKey + ":outbox");
+      } catch (_) {
+        /* storage refused: the messages still wait in this page */
+      }
+    },
+  };
+
+  /** A message id the server accepts (bot/channels/limits.py): a UUID, or 32 random hex digits. */
+  function newMessageId() {
+    const cryptoApi = window.crypto;
+    if (cryptoApi && typeof cryptoApi.randomUUID === "function") return cryptoApi.randomUUID();
+    const bytes = new Uint8Array(16);
+    if (cryptoApi && typeof cryptoApi.getRandomValues === "function") cryptoApi.getRandomValues(bytes);
+    else for (let i = 0; i < bytes.length; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
 
   // ---------------------------------------------------------------------------
   // Small DOM helpers. `el` never takes HTML: children are nodes or plain strings.
@@ -214,7 +253,14 @@
   let liveSinceHistory = false;
   let lastSentAt = 0;
   let agentName = null; // the person from support who has the conversation, if one does
-  const queue = []; // {text, bubble} typed while not connected: sent after (re)connecting
+  // At-least-once delivery: every message waits here, with its id, until the server acknowledges
+  // it; one at a time, in order; after a reconnect the rest is sent again with the same ids (the
+  // server handles an id once). {id, payload, title, failed, item}.
+  const outbox = outboxStore.load();
+  let inFlight = null; // the entry sent on this connection whose acknowledgement is awaited
+  let connection = 0; // counts connections: an acknowledgement callback of an earlier one is ignored
+  const shownIds = new Set(); // ids of the customer's messages in the log (own, other tabs', history)
+  const answeredIds = new Set(); // ids whose answer was shown live since the history
 
   // ---------------------------------------------------------------------------
   // Messages
@@ -278,7 +324,7 @@
   }
 
   /** One message in the log. sender: "bot" | "user" | "notice"; agent: the person who wrote a bot message. */
-  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, pending, welcome, agent }) {
+  function addMessage({ sender, text, quickReplies: replies, attachment, proactive, welcome, agent }) {
     const who =
       sender === "user" ? "You" : agent ? agent + " from support" : sender === "bot" ? config.botName : "Notice";
     const bubble = el("div", { className: cls("bubble") });
@@ -302,7 +348,6 @@
     if (proactive) item.appendChild(el("span", { className: cls("tag"), text: config.botName + " reached out" }));
     if (agent) item.appendChild(el("span", { className: cls("author"), text: agent + " · support" }));
     item.appendChild(bubble);
-    if (pending) item.appendChild(el("span", { className: cls("pending"), text: "Waiting for connection…" }));
     if (replies && replies.length) {
       const group = quickReplies(replies);
       if (group) item.appendChild(group);
@@ -366,7 +411,14 @@
       if (sender === "bot" && (lastSeen ? ts > lastSeen : message.proactive && index > lastUser)) waiting += 1;
     });
     if (!messages.length) addMessage({ sender: "bot", text: config.welcome, welcome: true });
-    for (const entry of queue) entry.item = addMessage({ sender: "user", text: entry.title, pending: true });
+    // What the history holds was received: not sent again, not shown twice.
+    shownIds.clear();
+    answeredIds.clear();
+    for (const message of messages) if (typeof message.message_id === "string") shownIds.add(message.message_id);
+    for (const entry of outbox.slice()) {
+      if (shownIds.has(entry.id)) delivered(entry);
+      else showPending(entry);
+    }
     if (isOpen()) markSeen(historyNewest);
     else {
       unread = waiting;
@@ -386,6 +438,13 @@
 
   function onBotMessage(data) {
     if (!data || typeof data !== "object") return;
+    if (typeof data.reply_to === "string") {
+      // The recorded answer to a message sent again: only if this page has not shown it yet.
+      if (data.replayed && answeredIds.has(data.reply_to)) return;
+      answeredIds.add(data.reply_to);
+      const entry = outbox.find((e) => e.id === data.reply_to);
+      if (entry) setNote(entry, null); // answered; it leaves the outbox with the acknowledgement
+    }
     const agent = data.agent && typeof data.agent === "object" ? data.agent : null;
     if (agent && showAgentEvent(agent, data.text)) {
       setTyping(false);
@@ -415,25 +474,97 @@
   }
 
   // ---------------------------------------------------------------------------
-  // Sending: straight away on a confirmed connection, otherwise queued (shown as
-  // waiting) and sent in order as soon as the next connection is confirmed.
+  // Sending: every message goes into the outbox with a fresh id and is shown at once, with its
+  // state under the bubble ("Waiting for connection…", "Sending…", "Not sent"). Entries are sent
+  // one at a time, in order, on a confirmed connection (after its history); each leaves the outbox
+  // when the server acknowledges it. A connection lost before the acknowledgement sends it again,
+  // with the same id, after the next history unless that history already holds it.
   // ---------------------------------------------------------------------------
-  function emitMessage(payload) {
-    lastSentAt = Date.now();
-    socket.emit("user_uttered", { message: payload });
+  function online() {
+    return ready && socket && socket.connected;
   }
 
-  function flushQueue() {
-    clearTimeout(historyTimer);
-    while (ready && socket && socket.connected && queue.length) {
-      const entry = queue.shift();
-      if (entry.item) {
-        const note = entry.item.querySelector("." + cls("pending"));
-        if (note) note.remove();
-      }
-      emitMessage(entry.payload);
-      setTyping(true);
+  /** The state line under a message of the customer's: waiting | sending | failed | null (none). */
+  function setNote(entry, state, text) {
+    if (!entry.item) return;
+    for (const old of entry.item.querySelectorAll("." + cls("pending") + ", ." + cls("failed"))) old.remove();
+    if (state === "waiting" || state === "sending") {
+      const words = state === "waiting" ? "Waiting for connection…" : "Sending…";
+      entry.item.appendChild(el("span", { className: cls("pending"), text: words }));
+    } else if (state === "failed") {
+      const retry = entry.failed ? el("button", { type: "button", className: cls("retry"), text: "Retry" }) : null;
+      if (retry) retry.addEventListener("click", () => retrySend(entry));
+      const note = el("span", { className: cls("failed"), role: "alert" }, [text || "Not sent."]);
+      if (retry) note.appendChild(retry);
+      entry.item.appendChild(note);
     }
+  }
+
+  function showPending(entry) {
+    entry.item = addMessage({ sender: "user", text: entry.title });
+    shownIds.add(entry.id);
+    if (entry.failed) setNote(entry, "failed", "Not sent.");
+    else setNote(entry, online() ? "sending" : "waiting");
+  }
+
+  function delivered(entry) {
+    const index = outbox.indexOf(entry);
+    if (index >= 0) outbox.splice(index, 1);
+    outboxStore.save(outbox);
+    setNote(entry, null);
+  }
+
+  function markFailed(entry, text, canRetry) {
+    if (canRetry) {
+      entry.failed = true;
+      outboxStore.save(outbox);
+    } else {
+      delivered(entry); // sending it again cannot help: out of the outbox
+    }
+    setNote(entry, "failed", text);
+    setTyping(false);
+  }
+
+  function retrySend(entry) {
+    entry.failed = false;
+    outboxStore.save(outbox);
+    setNote(entry, online() ? "sending" : "waiting");
+    sendNext();
+  }
+
+  function onAck(entry, ack) {
+    const status = ack && typeof ack === "object" ? ack.status : null;
+    if (status === "refused") {
+      const why =
+        ack.code === "message_id_reused" ? "Not sent: please type it again." : "Not sent: " + String(ack.text || "");
+      markFailed(entry, why, false);
+    } else if (status === "failed") {
+      markFailed(entry, "Not sent.", true);
+    } else if (status === "reauth_required") {
+      /* kept: sent again once the host page gave a fresh token (see reauth_required) */
+    } else {
+      delivered(entry); // handled now or earlier (an older server acknowledges with nothing)
+    }
+  }
+
+  function sendNext() {
+    clearTimeout(historyTimer);
+    if (!online() || inFlight) return;
+    const entry = outbox.find((e) => !e.failed);
+    if (!entry) return;
+    inFlight = entry;
+    const sentOn = connection;
+    lastSentAt = Date.now();
+    setNote(entry, answeredIds.has(entry.id) ? null : "sending");
+    setTyping(true);
+    const data = { message: entry.payload, message_id: entry.id };
+    socket.timeout(ACK_TIMEOUT_MS).emit("user_uttered", data, (error, ack) => {
+      if (sentOn !== connection || inFlight !== entry) return; // that connection is gone: sent again after the next
+      inFlight = null;
+      if (error) markFailed(entry, "Not sent: no answer from the chat.", true);
+      else onAck(entry, ack);
+      sendNext();
+    });
   }
 
   function send(payload, title) {
@@ -444,16 +575,11 @@
       return false;
     }
     removeQuickReplies();
-    const shown = title || text;
-    if (ready && socket && socket.connected) {
-      addMessage({ sender: "user", text: shown });
-      emitMessage(text);
-      setTyping(true);
-    } else {
-      const entry = { payload: text, title: shown, item: null };
-      entry.item = addMessage({ sender: "user", text: shown, pending: true });
-      queue.push(entry);
-    }
+    const entry = { id: newMessageId(), payload: text, title: title || text, failed: false, item: null };
+    outbox.push(entry);
+    outboxStore.save(outbox);
+    showPending(entry);
+    sendNext();
     return true;
   }
 
@@ -559,24 +685,30 @@
       } else if (data.token_problem) {
         addMessage({ sender: "notice", text: "I couldn't confirm your sign-in, so I can only give general help." });
       }
-      // history follows; queued messages go after it so they are not wiped by it.
+      // history follows; waiting messages go after it (it may show some of them were received).
       clearTimeout(historyTimer);
-      historyTimer = setTimeout(flushQueue, HISTORY_WAIT_MS);
+      historyTimer = setTimeout(sendNext, HISTORY_WAIT_MS);
     });
 
     socket.on("history", (data) => {
       const messages = data && Array.isArray(data.messages) ? data.messages : [];
       renderHistory(messages);
-      flushQueue();
+      clearTimeout(historyTimer);
+      sendNext();
     });
 
     socket.on("bot_uttered", onBotMessage);
 
     socket.on("reauth_required", (data) => {
-      // The message was not handled (the sign-in expired): send it again after the refresh.
+      // The message was not handled (the sign-in expired): it stays in the outbox and is sent
+      // again, with its id, after the refresh.
       ready = false;
       setTyping(false);
-      if (data && typeof data.message === "string") queue.unshift({ payload: data.message, title: data.message, item: null });
+      const id = data && typeof data.message_id === "string" ? data.message_id : null;
+      if (data && typeof data.message === "string" && !outbox.some((e) => e.id === id)) {
+        outbox.unshift({ id: id || newMessageId(), payload: data.message, title: data.message, failed: false, item: null });
+        outboxStore.save(outbox);
+      }
       refreshToken();
     });
 
@@ -590,12 +722,17 @@
 
     socket.on("user_echo", (data) => {
       if (data && typeof data.text === "string") {
+        const id = typeof data.message_id === "string" ? data.message_id : null;
+        if (id && shownIds.has(id)) return; // sent again by the other tab: shown already
+        if (id) shownIds.add(id);
         removeQuickReplies();
         addMessage({ sender: "user", text: data.text });
       }
     });
 
     socket.on("error_message", (data) => {
+      // A problem with one of this page's messages comes with its acknowledgement, shown on its bubble.
+      if (data && typeof data.message_id === "string" && outbox.some((e) => e.id === data.message_id)) return;
       setTyping(false);
       const text = data && typeof data.text === "string" ? data.text : "Sorry, something went wrong.";
       addMessage({ sender: "notice", text });
@@ -603,6 +740,9 @@
 
     socket.on("disconnect", (reason) => {
       ready = false;
+      connection += 1;
+      inFlight = null; // not acknowledged: sent again, with its id, on the next connection
+      for (const entry of outbox) if (!entry.failed) setNote(entry, "waiting");
       setTyping(false);
       clearTimeout(refreshTimer);
       if (reason === "io client disconnect") return;
@@ -705,6 +845,7 @@
     onInput();
     updateBadge();
     if (store.get("open") === "1") open({ focus: false });
+    for (const entry of outbox) showPending(entry); // from before a reload: shown until the history replaces the log
     loadSocketIo().then(connect, (error) => {
       console.error("LumenChat:", error);
       setState("offline", "The chat could not be loaded. Please reload the page.");
@@ -718,7 +859,10 @@
     isOpen,
     /** Reconnect with fresh credentials (e.g. the visitor signed in or out); clears the shown conversation. */
     restart() {
-      queue.length = 0;
+      outbox.length = 0; // typed as somebody else: not sent as the new identity
+      outboxStore.save(outbox);
+      inFlight = null;
+      connection += 1;
       ready = false;
       log.textContent = "";
       setTyping(false);
