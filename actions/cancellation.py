@@ -22,7 +22,7 @@ from actions import runtime
 from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
-from actions.help_quotes import QuotesHelpCentre
+from actions.help_quotes import QuotesHelpCentre, quote_help
 from supportbot.formatting import long_date
 from supportbot.services.account import cancellation_terms, discount_end, retention_offer
 from supportbot.services.changes import jsonable
@@ -70,9 +70,7 @@ class ActionOfferRetention(QuotesHelpCentre, StoreAction):
                 "months": offer.months,
                 "discounted_price": offer.discounted_price,
                 "regular_price": offer.regular_price,
-                "alternative": f" Or I can switch you to {cheaper.name} at {offer.cheaper_price}/month."
-                if cheaper
-                else "",
+                "alternative": f" Or I can switch you to {cheaper.name} at {offer.cheaper_price}." if cheaper else "",
                 "cheaper_plan": cheaper.name if cheaper else "",
             },
             family="retention_offer",
@@ -100,16 +98,12 @@ def ask_to_confirm_cancellation(*, session: Session, ctx: ActionContext, dispatc
     )
 
 
-class ActionDeleteAccount(QuotesHelpCentre, StoreAction):
+class ActionDeleteAccount(StoreAction):
     """ "Delete my account": not the same as cancelling (which the retention offer answered). The
     assistant cannot delete an account (it takes the password), so it says how, quotes the help
     centre's article, and offers the lighter step; for a visitor alike."""
 
     requires_customer = False
-    help_quote_when = "always"
-
-    def help_query(self, ctx: ActionContext, tracker: Tracker) -> str:
-        return "how do I delete my Lumen account"
 
     def name(self) -> str:
         return "action_delete_account"
@@ -117,5 +111,10 @@ class ActionDeleteAccount(QuotesHelpCentre, StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        dispatcher.utter_message(response="utter_delete_account")
+        quoted = quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=DELETE_QUERY)
+        # With the article's steps just quoted, the message does not repeat them.
+        dispatcher.utter_message(response="utter_delete_account_after_article" if quoted else "utter_delete_account")
         return []
+
+
+DELETE_QUERY = "how do I delete my Lumen account"

@@ -140,6 +140,7 @@ class RetentionOffer:
     """A personal sentence: tenure, loyalty, the features they rely on."""
     cheaper_plan: PlanView | None
     cheaper_price: str | None
+    """Per the customer's own billing period (``$120.00/year``), as the regular price is."""
 
 
 def retention_offer(
@@ -172,7 +173,12 @@ def retention_offer(
         discounted_price=money(discounted, sub.currency),
         reasons=join_words(reasons),
         cheaper_plan=_plan_view(cheaper) if cheaper else None,
-        cheaper_price=money(cheaper.monthly_price_cents, cheaper.currency) if cheaper else None,
+        cheaper_price=(
+            f"{money(cheaper.price_cents_for(sub.billing_period), cheaper.currency)}/"
+            f"{sub.billing_period.removesuffix('ly')}"
+            if cheaper
+            else None
+        ),
     )
 
 

@@ -54,6 +54,17 @@ def test_retention_offer_is_personal_and_names_a_cheaper_plan(store: sessionmake
     assert offer.discounted_price == "$19.20" and offer.regular_price == "$24.00"
     assert "3 years" in offer.reasons and "Sync" in offer.reasons and "1,200 loyalty points" in offer.reasons
     assert offer.cheaper_plan is not None and offer.cheaper_plan.code == "plus"
+    assert offer.cheaper_price == "$12.00/month"
+
+
+def test_a_yearly_customer_is_offered_the_cheaper_plan_per_year(store: sessionmaker[Session]) -> None:
+    """make run: a yearly Pro customer ($240.00) was offered "Plus at $12.00/month"."""
+    with store.begin() as session:
+        sub = session.scalars(select(Subscription).where(Subscription.customer_id == "C1")).one()
+        sub.billing_period, sub.price_cents = "yearly", 24000
+    with store() as session:
+        offer = retention_offer(session=session, customer_id="C1", today=TODAY, discount_percent=20, months=3)
+    assert (offer.regular_price, offer.cheaper_price) == ("$240.00", "$120.00/year")
 
 
 def test_accepted_offer_discounts_the_next_renewals(store: sessionmaker[Session]) -> None:
