@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
+from actions.follow_up import with_topic
 from actions.questions import Question, ask
 from supportbot.feedback.redaction import default_redactor, redact_patterns
 from supportbot.helpcentre import service
@@ -83,6 +84,11 @@ class ActionAnswerHelp(StoreAction):
             return []
         try:
             reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
+            if reply.kind != "answer" and (follow_up := with_topic(question, tracker)) is not None:
+                # "can I return it?" right after an order: asked again as "can I return my order?"
+                again, again_vector = service.answer_question(follow_up, verified=ctx.customer_id is not None)
+                if again.kind == "answer":
+                    reply, vector = again, again_vector
         except HelpIndexError as exc:
             logger.error("help centre unavailable (conversation %s): %s", tracker.sender_id, exc)
             if fallback:

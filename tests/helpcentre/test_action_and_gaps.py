@@ -209,3 +209,32 @@ async def test_what_the_classifier_could_not_place_is_answered_only_when_the_hel
     with store() as session:
         rows = session.scalars(select(HelpAnswer)).all()
     assert [r.conversation_id for r in rows] == ["anon:f1"], "a fallback the help centre cannot answer is no gap"
+
+
+def follow_up_tracker(text: str, previous_action: str) -> Tracker:
+    """A conversation whose last answer came from ``previous_action``, then ``text``."""
+    parse = {"intent": {"name": "nlu_fallback", "confidence": 0.2}, "entities": [], "text": text}
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "where's my order?", "input_channel": "rest", "parse_data": {}, "metadata": {}},
+        {"event": "action", "name": previous_action},
+        {"event": "bot", "text": "Order #512390 (Lumen Desk Mat) was delivered.", "data": {}},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "input_channel": "rest", "parse_data": parse, "metadata": {}},
+    ]
+    return Tracker("cust:C1:web", {}, parse, events, False, None, {}, "action_listen")
+
+
+async def test_a_pronoun_right_after_an_order_is_read_as_the_order(
+    help_service: HelpFolder, store: sessionmaker[Session]
+) -> None:
+    """make run: "where's my order?" → the order → "can I return it?" → "not sure I understood"."""
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerHelp().run(dispatcher, follow_up_tracker("can I return it?", "action_order_status"), {})
+    assert "help/articles/returns" in dispatcher.messages[0]["text"]
+    with store() as session:
+        row = session.scalars(select(HelpAnswer)).one()
+    assert (row.outcome, row.article_slug) == ("answered", "returns")
+    unrelated = CollectingDispatcher()  # after a greeting, "it" names nothing: the usual fallback
+    await ActionAnswerHelp().run(unrelated, follow_up_tracker("can I return it?", "action_greet"), {})
+    assert [m.get("response") for m in unrelated.messages] == ["utter_default"]
