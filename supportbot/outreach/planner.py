@@ -26,7 +26,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from supportbot.outreach import next_actions
+from supportbot.outreach import first_tips, next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
 from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
 from supportbot.outreach.plan_workers import between_batches, fewer_collections, plan_in_workers
@@ -301,15 +301,26 @@ def plan_range(
     after: str = "",
     until: str | None = None,
 ) -> None:
-    """Plan the customers with ids in (``after``, ``until``] (all by default), batch by batch."""
+    """Plan the customers with ids in (``after``, ``until``] (all by default), batch by batch.
+
+    Where the database can make a batch's first usage tips itself (``first_tips``: no dry run, no
+    hooks asking about each decision, a configuration it can express), it does, and the Python
+    rules plan the batch's other customers; the decisions are the same either way.
+    """
+    set_based = not dry_run and on_decision is None and on_exclusion is None and first_tips.applicable(config)
     while True:
         with sessions() if dry_run else sessions.begin() as session:
             ids = customer_id_batches(session=session, batch_size=batch_size, after=after, until=until)
             if not ids:
                 break
+            rest = ids
+            if set_based and session.get_bind().dialect.name in first_tips.DIALECTS:
+                done = first_tips.plan_first_tips(session=session, ids=ids, day=day, now=now, config=config, report=report)
+                if done:
+                    rest = [cid for cid in ids if cid not in done]
             rows = plan_batch(
                 session=session,
-                ids=ids,
+                ids=rest,
                 day=day,
                 now=now,
                 config=config,
@@ -320,7 +331,7 @@ def plan_range(
             if not dry_run:
                 insert_ignoring_duplicates(session, rows)
         after = ids[-1]
-        del rows
+        del rows, rest
         between_batches()
 
 
