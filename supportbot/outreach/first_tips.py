@@ -40,17 +40,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Connection, Dialect, Table, text
 from sqlalchemy.orm import Session
 
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig, Tip
 from supportbot.outreach.rules import _day_send_time
-from supportbot.outreach.selection import RENEWABLE_STATUSES, _day_gates, idempotency_key, web_route
+from supportbot.outreach.selection import (
+    RENEWABLE_STATUSES,
+    _day_gates,
+    idempotency_key,
+    perk_day_of_year,
+    web_route,
+)
 from supportbot.outreach.timing import local_day, zone
 from supportbot.store.models import Customer
 from supportbot.store.outreach_models import OutboxMessage
@@ -65,15 +71,22 @@ _MARK = "\x00"
 conversation id, idempotency key and payload around it to get their constant parts."""
 
 
+_TOO_ODD = 1 << 40
+"""A used-features mask at or above this leaves the customer to Python (one bit per feature a tip
+names sits below it: at most 40 such features, ``applicable``)."""
+
+
 def applicable(config: OutreachConfig) -> bool:
     """Whether the configuration lets the fast path decide exactly as the rules would."""
     tips = config.campaigns.usage_tip
+    features = {f for tip in tips.tips for f in (tip.feature, *tip.requires_used)}
     return (
         tips.enabled
         and not tips.audience  # an audience depends on the computed segment: Python's
         and config.caps.per_day > 0
         and config.caps.per_week > 0
         and bool(tips.tips)
+        and len(features) < 40
     )
 
 
@@ -114,7 +127,8 @@ def _payload_tail(tip: Tip) -> str:
 
     encoded = _PAYLOAD_JSON.encode({"name": _MARK, "tip": tip.text, "tip_id": tip.id})
     _, sep, tail = encoded.partition(json.dumps(_MARK))
-    assert sep, encoded
+    if not sep:
+        raise ValueError(f"the payload {encoded!r} does not have the name where it was expected")
     return tail
 
 
@@ -198,16 +212,17 @@ def _tip_choice(
 
 def _used_mask(bits: Mapping[str, int], params: dict[str, Any], sql: _Sql) -> str:
     """The bit mask of the features a customer used in the last 30 days (the bits of the features
-    tips talk about; a feature name with a comma, which Python's list splitting would read as two,
-    sets a bit above them all so such a customer is left to Python)."""
+    tips talk about; a plain sum, since a customer has one row per feature). A feature name with a
+    comma, which Python's list splitting would read as two, sets ``_TOO_ODD``: such a customer is
+    left to Python."""
     comma = "','"
-    cases = [f"WHEN {sql.contains('fu.feature', comma)} THEN {1 << 40}"]
+    cases = [f"WHEN {sql.contains('fu.feature', comma)} THEN {_TOO_ODD}"]
     for feature, bit in bits.items():
         name = f"u{len(params)}"
         params[name] = feature
         cases.append(f"WHEN fu.feature = :{name} THEN {bit}")
     return (
-        f"(SELECT coalesce(sum(DISTINCT CASE {' '.join(cases)} ELSE 0 END), 0) FROM feature_usage fu"
+        f"(SELECT CAST(coalesce(sum(CASE {' '.join(cases)} ELSE 0 END), 0) AS BIGINT) FROM feature_usage fu"
         " WHERE fu.customer_id = c.id AND fu.uses_last_30d > 0)"
     )
 
@@ -219,85 +234,135 @@ def _zones(
     combinations in which ``day`` is not over yet: the rules' own send time, once per combination."""
     connection = session.connection()
     dialect = connection.dialect
-    table = cast(Table, Customer.__table__)
-    time_type = table.c.quiet_hours_start.type
-    to_db = time_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-    default_start, default_end = config.quiet_hours_default.start, config.quiet_hours_default.end
     rows = connection.execute(
         text(
-            "SELECT DISTINCT time_zone, coalesce(quiet_hours_start, :ds), coalesce(quiet_hours_end, :de)"
-            " FROM customers WHERE id BETWEEN :lo AND :hi"
+            "SELECT DISTINCT time_zone, coalesce(quiet_hours_start, :qs_default),"
+            " coalesce(quiet_hours_end, :qe_default) FROM customers WHERE id BETWEEN :lo AND :hi"
         ),
-        {"ds": to_db(default_start), "de": to_db(default_end), "lo": lo, "hi": hi},
+        {**_quiet_defaults(config, dialect), "lo": lo, "hi": hi},
     ).all()
-    from_db = time_type.dialect_impl(dialect).result_processor(dialect, None) or (lambda v: v)
     found = []
     for time_zone, start_raw, end_raw in rows:
         if day < local_day(now, zone(time_zone)):
             continue  # the day is over there: Python counts them (``day_over``)
-        start, end = from_db(start_raw), from_db(end_raw)
+        start = _from_db(Customer, "quiet_hours_start", start_raw, dialect)
+        end = _from_db(Customer, "quiet_hours_end", end_raw, dialect)
         not_before, hold = _day_send_time(day, config.send_time, time_zone, start, end)
         found.append((time_zone, start_raw, end_raw, not_before, hold))
     return found
 
 
-def _bound(column: str, value: Any, session: Session) -> Any:
-    """``value`` as SQLAlchemy would send it for the outbox ``column`` (e.g. naive UTC text on SQLite)."""
-    dialect = session.connection().dialect
-    column_type = cast(Table, OutboxMessage.__table__).c[column].type
+def _quiet_defaults(config: OutreachConfig, dialect: Dialect) -> dict[str, Any]:
+    """The configured quiet hours, for customers whose own are missing (stored form)."""
+    default = config.quiet_hours_default
+    return {
+        "qs_default": _to_db(Customer, "quiet_hours_start", default.start, dialect),
+        "qe_default": _to_db(Customer, "quiet_hours_end", default.end, dialect),
+    }
+
+
+def _to_db(table: Any, column: str, value: Any, dialect: Dialect) -> Any:
+    """``value`` as SQLAlchemy sends it for ``table.column`` (e.g. naive UTC text on SQLite)."""
+    column_type = cast(Table, table.__table__).c[column].type
     processor = column_type.dialect_impl(dialect).bind_processor(dialect)
     return value if processor is None or value is None else processor(value)
 
 
-def _customer_bound(column: str, value: Any, session: Session) -> Any:
-    dialect = session.connection().dialect
-    column_type = cast(Table, Customer.__table__).c[column].type
-    processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+def _from_db(table: Any, column: str, value: Any, dialect: Dialect) -> Any:
+    """A stored value of ``table.column`` as SQLAlchemy reads it back."""
+    column_type = cast(Table, table.__table__).c[column].type
+    processor = column_type.dialect_impl(dialect).result_processor(dialect, None)
     return value if processor is None or value is None else processor(value)
 
 
-def plan_first_tips(
-    *,
-    session: Session,
-    ids: Sequence[str],
-    day: dt.date,
-    now: dt.datetime,
-    config: OutreachConfig,
-    report: PlanReport,
-) -> set[str]:
-    """Plan the first usage tips of one contiguous batch of customer ids (``ids`` sorted, every id
-    between the first and the last in it, as ``facts.customer_id_batches`` gives them) in the
-    database; returns the customers decided, whose rows are now in the outbox. Every other
-    customer of the batch is the caller's to plan. Adds the decisions to ``report``."""
+_STAGED = "first_tips_batch"
+"""SQLite: the batch's rows, computed into a temporary table before the outbox is written."""
+
+
+@dataclass
+class Staged:
+    """One batch's first usage tips, decided. ``customers`` are decided (the caller plans the
+    others); ``write`` puts the rows into the outbox and adds them to the report."""
+
+    customers: set[str]
+    _write: Callable[[], list[tuple[str, str]]] | None = None
+    _returned: list[tuple[str, str]] | None = None
+
+    def write(self, report: PlanReport) -> None:
+        returned = self._returned if self._write is None else self._write()
+        report.customers += len(self.customers)
+        statuses = Counter(status for _, status in returned or ())
+        if statuses["planned"]:
+            report.planned[CAMPAIGN] += statuses["planned"]
+        skipped = sum(n for status, n in statuses.items() if status != "planned")
+        if skipped:
+            report.skipped[CAMPAIGN] += skipped
+            report.skip_reasons[_consent_reason()] += skipped
+
+
+NOTHING = Staged(set(), None, [])
+
+
+def stage_first_tips(
+    *, session: Session, ids: Sequence[str], day: dt.date, now: dt.datetime, config: OutreachConfig
+) -> Staged:
+    """Decide the first usage tips of one contiguous batch of customer ids (``ids`` sorted, every
+    id between the first and the last in it, as ``facts.customer_id_batches`` gives them).
+
+    PostgreSQL: one ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING``;
+    the customers are those it inserted for (a key that appeared meanwhile leaves its customer to
+    the Python rules, which then find the key taken). SQLite: the rows go into a temporary table
+    first and into the outbox only at ``write``, after the caller's Python planning of the other
+    customers: SQLite has one writer at a time, and holding the write lock while the database
+    searches the batch, or while Python plans the rest, would make a second planner process wait.
+    A key that appears in between is left alone by ``ON CONFLICT DO NOTHING``, which is what the
+    Python rules would do with it (the customer has no other candidate)."""
     if not ids or not applicable(config):
-        return set()
+        return NOTHING
     connection = session.connection()
     sql = _Sql(connection.dialect.name)
     lo, hi = ids[0], ids[-1]
     zones = _zones(session, lo, hi, day, now, config)
     if not zones:
-        return set()
-    statement, params = _statement(session, sql, zones, day=day, now=now, config=config)
-    params.update(lo=lo, hi=hi)
-    surprise = [cid for cid in ids if zlib.crc32(cid.encode()) % 365 + 1 == _day_gates(day, config.campaigns).day_of_year]
-    params["surprise"] = surprise if sql.pg else json.dumps(surprise)
+        return NOTHING
+    rows_sql, columns, params = _statement(session, sql, zones, day=day, now=now, config=config)
+    surprise_day = _day_gates(day, config.campaigns).day_of_year
+    surprise = [cid for cid in ids if perk_day_of_year(cid) == surprise_day]
+    params.update(lo=lo, hi=hi, surprise=surprise if sql.pg else json.dumps(surprise))
+    names = ", ".join(columns)
     if sql.pg:
         connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    decided: set[str] = set()
-    planned = skipped = 0
-    for customer_id, status in connection.execute(statement, params):
-        decided.add(customer_id)
-        if status == "planned":
-            planned += 1
-        else:
-            skipped += 1
-    report.customers += len(decided)
-    if planned:
-        report.planned[CAMPAIGN] += planned
-    if skipped:
-        report.skipped[CAMPAIGN] += skipped
-        report.skip_reasons[_consent_reason()] += skipped
-    return decided
+        with_part, _, select_part = rows_sql.rpartition("\nSELECT ")
+        insert = (
+            f"{with_part}\nINSERT INTO outreach_outbox ({names}) SELECT {select_part}"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status"
+        )
+        returned = _fetch(connection, insert, params)
+        return Staged({cid for cid, _ in returned}, None, returned)
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGED}")
+    connection.execute(text(f"CREATE TEMP TABLE {_STAGED} AS {rows_sql}"), params)
+    customers = {cid for (cid,) in connection.exec_driver_sql(f"SELECT customer_id FROM temp.{_STAGED}")}
+
+    def write() -> list[tuple[str, str]]:
+        try:
+            return _fetch(
+                connection,
+                f"INSERT INTO outreach_outbox ({names}) SELECT {names} FROM temp.{_STAGED} WHERE TRUE"
+                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status",
+                {},
+            )
+        finally:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGED}")
+
+    return Staged(customers, write)
+
+
+def _fetch(connection: Connection, statement: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    result = connection.execute(text(statement), params)
+    try:
+        return [(cid, status) for cid, status in result.cursor.fetchall()]
+    finally:
+        result.close()
 
 
 def _consent_reason() -> str:
@@ -312,8 +377,10 @@ def _statement(
     day: dt.date,
     now: dt.datetime,
     config: OutreachConfig,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[str, list[str], dict[str, Any]]:
+    """(SQL of the batch's rows, their outbox column names, its parameters)."""
     connection = session.connection()
+    dialect = connection.dialect
     params: dict[str, Any] = {}
     plan_features = {
         code: frozenset(f for f in (features or "").split(",") if f)
@@ -328,7 +395,7 @@ def _statement(
     zone_rows = []
     for i, (time_zone, start, end, not_before, hold) in enumerate(zones):
         params.update({f"zt{i}": time_zone, f"zs{i}": start, f"ze{i}": end})
-        params.update({f"zn{i}": _bound("not_before", not_before, session), f"zh{i}": hold})
+        params.update({f"zn{i}": _to_db(OutboxMessage, "not_before", not_before, dialect), f"zh{i}": hold})
         zone_rows.append(
             f"({sql.typed(f'zt{i}', 'TEXT')}, {sql.typed(f'zs{i}', 'TIME')}, {sql.typed(f'ze{i}', 'TIME')},"
             f" {sql.typed(f'zn{i}', 'TIMESTAMP')}, {sql.typed(f'zh{i}', 'TEXT')})"
@@ -337,10 +404,9 @@ def _statement(
     for rank, tip in enumerate(ranked):
         params.update({f"ti{rank}": tip.id, f"tt{rank}": _payload_tail(tip)})
         tip_rows.append(f"({rank}, {sql.typed(f'ti{rank}', 'TEXT')}, {sql.typed(f'tt{rank}', 'TEXT')})")
-    to_day = lambda value: _customer_bound("birthday", value, session)  # noqa: E731 - a Date column
     renewal_dates = sorted(gates.renewal_dates)
     params.update(
-        {f"rd{i}": _bound("local_day", d, session) for i, d in enumerate(renewal_dates)},
+        {f"rd{i}": _to_db(OutboxMessage, "local_day", d, dialect) for i, d in enumerate(renewal_dates)},
     )
     yearly = sorted(f"{m:02d}-{d:02d}" for m, d in gates.yearly)
     params.update({f"y{i}": v for i, v in enumerate(yearly)})
@@ -353,17 +419,17 @@ def _statement(
     sent_since = dt.datetime.combine(day - dt.timedelta(days=8), dt.time(0), tzinfo=dt.UTC)
     tip_horizon = day - dt.timedelta(days=cfg.usage_tip.interval_days + 1)
     params.update(
-        day=to_day(day),
-        fresh_after=to_day(gates.fresh_tier_after),
-        window_start=_bound("not_before", window_start, session),
-        csat_since=_bound("not_before", csat_since, session),
-        sent_since=_bound("not_before", sent_since, session),
-        tip_horizon=_bound("local_day", tip_horizon, session),
+        day=_to_db(OutboxMessage, "local_day", day, dialect),
+        fresh_after=_to_db(OutboxMessage, "local_day", gates.fresh_tier_after, dialect),
+        window_start=_to_db(OutboxMessage, "not_before", window_start, dialect),
+        csat_since=_to_db(OutboxMessage, "not_before", csat_since, dialect),
+        sent_since=_to_db(OutboxMessage, "not_before", sent_since, dialect),
+        tip_horizon=_to_db(OutboxMessage, "local_day", tip_horizon, dialect),
         campaign=CAMPAIGN,
         kind=spec.kind,
         occasion=day.isoformat(),
         key_suffix=parts.key_suffix,
-        local_day=_bound("local_day", day, session),
+        local_day=_to_db(OutboxMessage, "local_day", day, dialect),
         intent=spec.intent,
         template=spec.template,
         payload_head=parts.payload_head,
@@ -372,7 +438,7 @@ def _statement(
         channel=web_route(_MARK).channel,
         priority=cfg.priority_of(CAMPAIGN),
         consent_reason=_consent_reason(),
-        planned_at=_bound("planned_at", now, session),
+        planned_at=_to_db(OutboxMessage, "planned_at", now, dialect),
     )
     # Columns the planner's rows leave to a Python-side default get it here too (``_bound_values``).
     given = (
@@ -400,7 +466,7 @@ def _statement(
     plain_name = sql.plain_json_text("c.first_name")
     consent_off = "(cn.customer_id IS NOT NULL AND NOT coalesce(cn.granted, FALSE))"
     used = _used_mask(bits, params, sql)
-    text_sql = f"""
+    with_sql = f"""
 WITH zones (time_zone, quiet_start, quiet_end, not_before, hold_reason) AS (VALUES {", ".join(zone_rows)}),
 tips (tip_rank, tip_id, tail) AS (VALUES {", ".join(tip_rows)}),
 fast AS MATERIALIZED (
@@ -443,25 +509,38 @@ fast AS MATERIALIZED (
 chosen AS MATERIALIZED (
   SELECT f.id AS id, f.first_name AS first_name, f.not_before AS not_before, f.hold_reason AS hold_reason,
          f.consent_off AS consent_off, {choice} AS tip_rank
-  FROM fast f WHERE f.used < {1 << 40}
+  FROM fast f WHERE f.used < {_TOO_ODD}
 )
-INSERT INTO outreach_outbox ({given}{"".join(", " + c for c in extra_columns)})
-SELECT ch.id, :campaign, :kind, :occasion, ch.id || :key_suffix, {sql.typed("local_day", "DATE")}, t.tip_id,
-       :intent, :template, :payload_head || '"' || ch.first_name || '"' || t.tail, :channel,
-       :conv_prefix || ch.id || :conv_suffix, :priority,
-       CASE WHEN ch.consent_off THEN 'skipped' ELSE 'planned' END, ch.not_before, 0, 0,
-       CASE WHEN ch.consent_off THEN :consent_reason END,
-       CASE WHEN ch.consent_off THEN NULL ELSE ch.hold_reason END,
-       {sql.typed("planned_at", "TIMESTAMP")}{"".join(", " + v for v in extra_values)}
-FROM chosen ch CROSS JOIN tips t
-WHERE t.tip_rank = ch.tip_rank
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING customer_id, status
 """
-    table = cast(Table, Customer.__table__)
-    dialect = connection.dialect
-    to_time = table.c.quiet_hours_start.type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-    params["qs_default"] = to_time(config.quiet_hours_default.start)
-    params["qe_default"] = to_time(config.quiet_hours_default.end)
-    statement = text(text_sql).bindparams(*(bindparam(name) for name in params))
-    return statement, params
+    values = [
+        ("customer_id", "ch.id"),
+        ("campaign", ":campaign"),
+        ("kind", ":kind"),
+        ("occasion", ":occasion"),
+        ("idempotency_key", "ch.id || :key_suffix"),
+        ("local_day", sql.typed("local_day", "DATE")),
+        ("content_ref", "t.tip_id"),
+        ("intent", ":intent"),
+        ("template", ":template"),
+        ("payload", ":payload_head || '\"' || ch.first_name || '\"' || t.tail"),
+        ("channel", ":channel"),
+        ("conversation_id", ":conv_prefix || ch.id || :conv_suffix"),
+        ("priority", ":priority"),
+        ("status", "CASE WHEN ch.consent_off THEN 'skipped' ELSE 'planned' END"),
+        ("not_before", "ch.not_before"),
+        ("attempts", "0"),
+        ("retries", "0"),
+        ("skip_reason", "CASE WHEN ch.consent_off THEN :consent_reason END"),
+        ("hold_reason", "CASE WHEN ch.consent_off THEN NULL ELSE ch.hold_reason END"),
+        ("planned_at", sql.typed("planned_at", "TIMESTAMP")),
+        *zip(extra_columns, extra_values, strict=True),
+    ]
+    assert [c for c, _ in values[:20]] == given.split(", ")
+    rows_sql = (
+        with_sql
+        + "SELECT "
+        + ", ".join(f"{expression} AS {column}" for column, expression in values)
+        + " FROM chosen ch CROSS JOIN tips t WHERE t.tip_rank = ch.tip_rank"
+    )
+    params.update(_quiet_defaults(config, connection.dialect))
+    return rows_sql, [column for column, _ in values], params

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from supportbot.outreach import first_tips, next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
-from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
+from supportbot.outreach.facts import Scattered, customer_id_batches, load_facts, load_histories
 from supportbot.outreach.plan_workers import between_batches, fewer_collections, plan_in_workers
 from supportbot.outreach.rules import Decision, decide
 from supportbot.outreach.selection import CustomerFacts, Exclusion, select_candidates
@@ -228,7 +228,13 @@ def plan_batch(
         if candidates:
             selected.append((f, candidates))
     keys = [c.key for _, candidates in selected for c in candidates]
-    histories = load_histories(session=session, facts=[f for f, _ in selected], day=day, candidate_keys=keys)
+    histories = load_histories(
+        session=session,
+        facts=[f for f, _ in selected],
+        day=day,
+        candidate_keys=keys,
+        scattered=isinstance(ids, Scattered),
+    )
     rows = []
     for f, candidates in selected:
         priorities = next_actions.priorities(insights[f.customer_id], config)
@@ -313,11 +319,13 @@ def plan_range(
             ids = customer_id_batches(session=session, batch_size=batch_size, after=after, until=until)
             if not ids:
                 break
-            rest = ids
-            if set_based and session.get_bind().dialect.name in first_tips.DIALECTS:
-                done = first_tips.plan_first_tips(session=session, ids=ids, day=day, now=now, config=config, report=report)
-                if done:
-                    rest = [cid for cid in ids if cid not in done]
+            rest: list[str] = ids
+            staged = first_tips.NOTHING
+            dialect = session.get_bind().dialect.name
+            if set_based and dialect in first_tips.DIALECTS:
+                staged = first_tips.stage_first_tips(session=session, ids=ids, day=day, now=now, config=config)
+                if staged.customers:
+                    rest = Scattered([cid for cid in ids if cid not in staged.customers], dialect)
             rows = plan_batch(
                 session=session,
                 ids=rest,
@@ -329,9 +337,10 @@ def plan_range(
                 on_exclusion=on_exclusion,
             )
             if not dry_run:
+                staged.write(report)
                 insert_ignoring_duplicates(session, rows)
         after = ids[-1]
-        del rows, rest
+        del rows, rest, staged
         between_batches()
 
 
