@@ -291,8 +291,9 @@ class Staged:
     others); ``write`` puts the rows into the outbox and adds them to the report."""
 
     customers: set[str]
-    _write: Callable[[], list[tuple[str, str]]] | None = None
-    _returned: list[tuple[str, str]] | None = None
+    _write: Callable[[], list[tuple[str, str | None]]] | None = None
+    _returned: list[tuple[str, str | None]] | None = None
+    """(customer, status) of the rows inserted; status None: decided, no tip fits."""
 
     def write(self, report: PlanReport) -> None:
         returned = self._returned if self._write is None else self._write()
@@ -300,7 +301,7 @@ class Staged:
         statuses = Counter(status for _, status in returned or ())
         if statuses["planned"]:
             report.planned[CAMPAIGN] += statuses["planned"]
-        skipped = sum(n for status, n in statuses.items() if status != "planned")
+        skipped = statuses["skipped"]
         if skipped:
             report.skipped[CAMPAIGN] += skipped
             report.skip_reasons[_consent_reason()] += skipped
@@ -340,8 +341,11 @@ def stage_first_tips(
         connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
         with_part, _, select_part = rows_sql.rpartition("\nSELECT ")
         insert = (
-            f"{with_part}\nINSERT INTO outreach_outbox ({names}) SELECT {select_part}"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status"
+            f"{with_part}, batch_rows AS MATERIALIZED (SELECT {select_part}),"
+            f" inserted AS (INSERT INTO outreach_outbox ({names}) SELECT {names} FROM batch_rows"
+            " WHERE content_ref IS NOT NULL ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status)"
+            " SELECT customer_id, status FROM inserted"
+            " UNION ALL SELECT customer_id, NULL FROM batch_rows WHERE content_ref IS NULL"
         )
         # The planner's estimate of how many of the batch's customers pass all these conditions is
         # tiny (the selectivities multiply), so left alone it probes each table once per customer
@@ -356,14 +360,14 @@ def stage_first_tips(
         return Staged({cid for cid, _ in returned}, None, returned)
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{_STAGED}")
     connection.execute(text(f"CREATE TEMP TABLE {_STAGED} AS {rows_sql}"), params)
-    customers = {cid for (cid,) in connection.exec_driver_sql(f"SELECT customer_id FROM temp.{_STAGED}")}
+    customers = {cid for cid, _ in _fetch(connection, f"SELECT customer_id, NULL FROM temp.{_STAGED}", {})}
 
-    def write() -> list[tuple[str, str]]:
+    def write() -> list[tuple[str, str | None]]:
         try:
             return _fetch(
                 connection,
-                f"INSERT INTO outreach_outbox ({names}) SELECT {names} FROM temp.{_STAGED} WHERE TRUE"
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status",
+                f"INSERT INTO outreach_outbox ({names}) SELECT {names} FROM temp.{_STAGED}"
+                " WHERE content_ref IS NOT NULL ON CONFLICT (idempotency_key) DO NOTHING RETURNING customer_id, status",
                 {},
             )
         finally:
@@ -372,7 +376,7 @@ def stage_first_tips(
     return Staged(customers, write)
 
 
-def _fetch(connection: Connection, statement: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+def _fetch(connection: Connection, statement: str, params: dict[str, Any]) -> list[tuple[str, str | None]]:
     result = connection.execute(text(statement), params)
     try:
         return [(cid, status) for cid, status in result.cursor.fetchall()]
@@ -496,34 +500,34 @@ fast AS MATERIALIZED (
   CROSS JOIN zones z
   CROSS JOIN subscriptions s
   CROSS JOIN plans p
-  LEFT JOIN loyalty_accounts la ON la.customer_id = c.id{near('la')}
-  LEFT JOIN consents cn ON cn.customer_id = c.id{near('cn')} AND cn.kind = :kind
+  LEFT JOIN loyalty_accounts la ON la.customer_id = c.id{near("la")}
+  LEFT JOIN consents cn ON cn.customer_id = c.id{near("cn")} AND cn.kind = :kind
   WHERE c.id BETWEEN :lo AND :hi
     AND z.time_zone = c.time_zone
     AND z.quiet_start = coalesce(c.quiet_hours_start, :qs_default)
     AND z.quiet_end = coalesce(c.quiet_hours_end, :qe_default)
-    AND s.customer_id = c.id{near('s')} AND p.code = s.plan_code AND {statuses}
-    AND NOT EXISTS (SELECT 1 FROM subscriptions s2 WHERE s2.customer_id = c.id{near('s2')} AND s2.id <> s.id)
+    AND s.customer_id = c.id{near("s")} AND p.code = s.plan_code AND {statuses}
+    AND NOT EXISTS (SELECT 1 FROM subscriptions s2 WHERE s2.customer_id = c.id{near("s2")} AND s2.id <> s.id)
     AND {renewing}
     AND (c.birthday IS NULL OR {sql.month_day("c.birthday")} NOT IN ({yearly_list}))
     AND {sql.month_day("c.customer_since")} NOT IN ({yearly_list})
     AND (la.tier_since IS NULL OR la.tier_since <= :fresh_after OR la.tier_since > :day)
     AND {sql.not_listed("c.id", "surprise")}
     AND {plain_name}
-    AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id{near('o')}
+    AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id{near("o")}
                     AND o.status NOT IN ('cancelled', 'returned') AND o.placed_at >= :window_start)
-    AND NOT EXISTS (SELECT 1 FROM support_interactions si WHERE si.customer_id = c.id{near('si')}
+    AND NOT EXISTS (SELECT 1 FROM support_interactions si WHERE si.customer_id = c.id{near("si")}
                     AND si.kind = 'handoff' AND si.status = 'closed' AND si.closed_at >= :csat_since)
-    AND NOT EXISTS (SELECT 1 FROM channel_identities ci WHERE ci.customer_id = c.id{near('ci')})
-    AND NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts WHERE ts.customer_id = c.id{near('ts')})
-    AND NOT EXISTS (SELECT 1 FROM outreach_outbox o WHERE o.customer_id = c.id{near('o')}
+    AND NOT EXISTS (SELECT 1 FROM channel_identities ci WHERE ci.customer_id = c.id{near("ci")})
+    AND NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts WHERE ts.customer_id = c.id{near("ts")})
+    AND NOT EXISTS (SELECT 1 FROM outreach_outbox o WHERE o.customer_id = c.id{near("o")}
                     AND (coalesce(o.status, '') IN ({pending})
                          OR (o.campaign = :campaign AND o.local_day >= :tip_horizon)
                          OR (coalesce(o.status, '') = 'sent' AND o.sent_at >= :sent_since)))
-    AND NOT EXISTS (SELECT 1 FROM customer_segments cs WHERE cs.customer_id = c.id{near('cs')})
-    AND NOT EXISTS (SELECT 1 FROM next_best_actions nba WHERE nba.customer_id = c.id{near('nba')})
-    AND NOT EXISTS (SELECT 1 FROM feedback fb WHERE fb.customer_id = c.id{near('fb')})
-    AND NOT EXISTS (SELECT 1 FROM promoter_invitations pi WHERE pi.customer_id = c.id{near('pi')})
+    AND NOT EXISTS (SELECT 1 FROM customer_segments cs WHERE cs.customer_id = c.id{near("cs")})
+    AND NOT EXISTS (SELECT 1 FROM next_best_actions nba WHERE nba.customer_id = c.id{near("nba")})
+    AND NOT EXISTS (SELECT 1 FROM feedback fb WHERE fb.customer_id = c.id{near("fb")})
+    AND NOT EXISTS (SELECT 1 FROM promoter_invitations pi WHERE pi.customer_id = c.id{near("pi")})
 ),
 chosen AS MATERIALIZED (
   SELECT f.id AS id, f.first_name AS first_name, f.not_before AS not_before, f.hold_reason AS hold_reason,
@@ -559,7 +563,8 @@ chosen AS MATERIALIZED (
         with_sql
         + "SELECT "
         + ", ".join(f"{expression} AS {column}" for column, expression in values)
-        + " FROM chosen ch CROSS JOIN tips t WHERE t.tip_rank = ch.tip_rank"
+        # A customer no tip fits gets a row without content_ref: decided (nothing to send), not inserted.
+        + " FROM chosen ch LEFT JOIN tips t ON t.tip_rank = ch.tip_rank"
     )
     params.update(_quiet_defaults(config, connection.dialect))
     return rows_sql, [column for column, _ in values], params
