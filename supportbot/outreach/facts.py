@@ -51,11 +51,11 @@ PENDING = ("planned", "sending")
 
 def customer_id_batches(*, session: Session, batch_size: int, after: str = "", until: str | None = None) -> list[str]:
     """The next ``batch_size`` customer ids after ``after`` (and up to ``until``, when given; keyset
-    pagination: no OFFSET scans)."""
+    pagination: no OFFSET scans). Fetched as plain tuples (``_rows``): a million ids a day."""
     query = select(Customer.id).where(Customer.id > after)
     if until is not None:
         query = query.where(Customer.id <= until)
-    return list(session.connection().scalars(query.order_by(Customer.id).limit(batch_size)))
+    return [cid for (cid,) in _rows(session.connection(), query.order_by(Customer.id).limit(batch_size))]
 
 
 def customer_id_shards(*, session: Session, shards: int) -> list[tuple[str, str | None]]:
