@@ -18,8 +18,8 @@ from "one usage tip, the day's send time" goes to Python. In SQL they must have
   day (``selection._DayGates``: the same tests that decide whether those campaigns are asked);
 - no closed handoff in the CSAT window, no linked messaging identity (the route is the website's),
   no row in any customer-intelligence table (``next_actions``: nothing added, no priority moved);
-- no tip sent ever, no planned or sending outbox row, no usage tip row since the tip horizon, no
-  sent row in the last eight days (so the caps' counts are zero and the tip choice sees no tip taken);
+- no planned or sending outbox row, no usage tip row since the tip horizon, no sent row in the
+  last eight days (so the caps' counts are zero, and the tips taken are the tips sent);
 - a first name that JSON writes as it is (printable ASCII without quotes or backslashes), so the
   payload can be assembled by concatenation byte for byte as ``json.dumps(sort_keys=True)`` writes it;
 - a time zone in which ``day`` is not over yet.
@@ -27,9 +27,10 @@ from "one usage tip, the day's send time" goes to Python. In SQL they must have
 What the rules then decide is simple enough to state in SQL exactly: the tip is the first in the
 order "most specific first, then library order" that fits (``selection._best_tip``: the plan has
 the feature, the customer does not use it, uses every feature it requires, plan and segment
-allowed) as a ``CASE`` over a bit mask of the features used; consent withdrawn for ``tips`` gives a
-skipped row with the rules' reason, otherwise it is planned (the caps leave room: nothing counted,
-and the fast path is off when a cap is 0); the send time and quiet-hours hold come from the same
+allowed, not sent to them before) as a ``CASE`` over a bit mask of the features used; consent
+withdrawn for ``tips`` gives a skipped row with the rules' reason, otherwise it is planned (the
+caps leave room: nothing counted, and the fast path is off when a cap is 0); no tip fitting means
+nothing to send; the send time and quiet-hours hold come from the same
 ``rules._day_send_time``, worked out in Python once per (time zone, quiet hours) of the batch and
 joined in. The configuration-dependent parts (tip order, plans, priorities) are rendered from the
 configuration, never hard-coded. ``tests/scheduler/test_first_tips.py`` compares this with the
@@ -210,6 +211,13 @@ def _tip_choice(
             tests.append(f"(f.used & {required}) = {required}")
         if tip.segments:
             tests.append(_in_list("f.segment", tip.segments, params, "s"))
+        # Never the same tip twice (a tip planned and not final would also count, but customers
+        # with a pending row are not here). Last: looked up only when the rest fits.
+        name = f"tk{len(params)}"
+        params[name] = tip.id
+        tests.append(
+            f"NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts WHERE ts.customer_id = f.id AND ts.tip_id = :{name})"
+        )
         whens.append(f"WHEN {' AND '.join(tests)} THEN {rank}")
     if not whens:
         return "NULL", ranked, bits
@@ -519,7 +527,6 @@ fast AS MATERIALIZED (
     AND NOT EXISTS (SELECT 1 FROM support_interactions si WHERE si.customer_id = c.id{near("si")}
                     AND si.kind = 'handoff' AND si.status = 'closed' AND si.closed_at >= :csat_since)
     AND NOT EXISTS (SELECT 1 FROM channel_identities ci WHERE ci.customer_id = c.id{near("ci")})
-    AND NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts WHERE ts.customer_id = c.id{near("ts")})
     AND NOT EXISTS (SELECT 1 FROM outreach_outbox o WHERE o.customer_id = c.id{near("o")}
                     AND (coalesce(o.status, '') IN ({pending})
                          OR (o.campaign = :campaign AND o.local_day >= :tip_horizon)

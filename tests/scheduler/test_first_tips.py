@@ -24,13 +24,14 @@ FEATURES = ("notes", "sync", "reminders", "templates", "sharing", "calendar", "o
 NAMES = ("Plain", "Zoë", 'Ann "Al"', "Back\\slash", "Tab\tName", "", "O'Neil", "Ünal", "~Tilde ")
 ZONES = ("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu", "Not/AZone", "America/New_York")
 QUIET = ((dt.time(21, 0), dt.time(8, 0)), (dt.time(9, 0), dt.time(11, 0)), (dt.time(0), dt.time(0)))
+TIPS = [tip.id for tip in config().campaigns.usage_tip.tips]
 
 
 def edges(session: Session, *, customers: int = 300, seed: int = 11) -> None:
     """Mostly customers the set-based step could take, each with one twist or none: names JSON
     must escape, every plan and segment, withdrawn or granted consents, a day already over or
     not begun, unknown time zones, quiet hours over the send time, a second subscription, a tip
-    already sent, an old or a pending tip row, feedback, a linked account, a recent order."""
+    or three already sent, an old or a pending tip row, feedback, a linked account, a recent order."""
     rng = random.Random(seed)
     for n in range(customers):
         cid = f"F{n:04d}"
@@ -62,8 +63,9 @@ def edges(session: Session, *, customers: int = 300, seed: int = 11) -> None:
                     auto_renew=True,
                 )
             )
-        elif twist == 1:
-            session.add(OutreachTipSent(customer_id=cid, tip_id="sync-devices", sent_at=NOW - dt.timedelta(days=40)))
+        elif twist in (1, 8, 9):  # tips sent long ago: the choice must skip them
+            for tip in rng.sample(TIPS, rng.randrange(1, 4)):
+                session.add(OutreachTipSent(customer_id=cid, tip_id=tip, sent_at=NOW - dt.timedelta(days=40)))
         elif twist in (2, 3):
             ago = rng.choice((1, 5, 8, 9, 30))
             at = NOW - dt.timedelta(days=ago)
