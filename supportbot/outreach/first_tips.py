@@ -212,11 +212,12 @@ def _tip_choice(
         if tip.segments:
             tests.append(_in_list("f.segment", tip.segments, params, "s"))
         # Never the same tip twice (a tip planned and not final would also count, but customers
-        # with a pending row are not here). Last: looked up only when the rest fits.
+        # with a pending row are not here). Last, and only for customers with any tip sent.
         name = f"tk{len(params)}"
         params[name] = tip.id
         tests.append(
-            f"NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts WHERE ts.customer_id = f.id AND ts.tip_id = :{name})"
+            f"(f.tipped = 0 OR NOT EXISTS (SELECT 1 FROM outreach_tips_sent ts"
+            f" WHERE ts.customer_id = f.id AND ts.tip_id = :{name}))"
         )
         whens.append(f"WHEN {' AND '.join(tests)} THEN {rank}")
     if not whens:
@@ -503,6 +504,7 @@ tips (tip_rank, tip_id, tail) AS (VALUES {", ".join(tip_rows)}),
 fast AS MATERIALIZED (
   SELECT c.id AS id, c.first_name AS first_name, c.segment AS segment, s.plan_code AS plan_code,
          z.not_before AS not_before, z.hold_reason AS hold_reason, {consent_off} AS consent_off,
+         CASE WHEN tsd.customer_id IS NULL THEN 0 ELSE 1 END AS tipped,
          {used} AS used
   FROM customers c
   CROSS JOIN zones z
@@ -510,6 +512,8 @@ fast AS MATERIALIZED (
   CROSS JOIN plans p
   LEFT JOIN loyalty_accounts la ON la.customer_id = c.id{near("la")}
   LEFT JOIN consents cn ON cn.customer_id = c.id{near("cn")} AND cn.kind = :kind
+  LEFT JOIN (SELECT DISTINCT customer_id FROM outreach_tips_sent WHERE customer_id BETWEEN :lo AND :hi) tsd
+    ON tsd.customer_id = c.id
   WHERE c.id BETWEEN :lo AND :hi
     AND z.time_zone = c.time_zone
     AND z.quiet_start = coalesce(c.quiet_hours_start, :qs_default)
@@ -538,7 +542,7 @@ fast AS MATERIALIZED (
 ),
 chosen AS MATERIALIZED (
   SELECT f.id AS id, f.first_name AS first_name, f.not_before AS not_before, f.hold_reason AS hold_reason,
-         f.consent_off AS consent_off, {choice} AS tip_rank
+         f.consent_off AS consent_off, f.tipped AS tipped, {choice} AS tip_rank
   FROM fast f WHERE f.used < {_TOO_ODD}
 )
 """
