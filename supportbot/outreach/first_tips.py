@@ -1,13 +1,14 @@
 """Set-based planning of the dominant case: a usage tip for a customer with nothing else going on.
 
 Planning a day for a million customers is mostly one decision made a million times: the
-customer has no occasion but a usage tip, no tip yet, nothing in the outbox that counts, and the
-rules let it through (or their tips consent is withdrawn). Profiled, those first tips were 92 % of
-all rows, and building facts, candidates and outbox rows in Python for each of them was most of the
-planner's time. ``plan_first_tips`` makes exactly those decisions inside the database, for one batch
-of customers, with one ``INSERT ... SELECT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING``,
-and says which customers it planned; ``planner.plan_range`` hands every other customer of the batch
-to the Python rules as before.
+customer has no occasion but a usage tip, nothing in the outbox that counts, and the rules let it
+through (or their tips consent is withdrawn). Profiled, those first tips were 92 % of all rows, and
+building facts, candidates and outbox rows in Python for each of them was most of the planner's
+time. ``stage_first_tips`` makes exactly those decisions inside the database, for one batch of
+customers, in one statement (on PostgreSQL an ``INSERT ... SELECT ... ON CONFLICT (idempotency_key)
+DO NOTHING RETURNING``; on SQLite a ``SELECT`` into a temporary table, inserted the same way at
+``Staged.write``), and says which customers it decided; ``planner.plan_range`` hands every other
+customer of the batch to the Python rules as before.
 
 Which customers qualify is a conservative test: a customer whose decisions could differ in any way
 from "one usage tip, the day's send time" goes to Python. In SQL they must have
@@ -68,8 +69,8 @@ if TYPE_CHECKING:
 CAMPAIGN = "usage_tip"
 DIALECTS = ("sqlite", "postgresql")
 _MARK = "\x00"
-"""A character no customer id or name can contain in the fast path: split the formatted
-conversation id, idempotency key and payload around it to get their constant parts."""
+"""A placeholder for the customer id (or name): the idempotency key, conversation id and payload
+are formatted by the planner's own functions around it and split there into their constant parts."""
 
 
 _TOO_ODD = 1 << 40
