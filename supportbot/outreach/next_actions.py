@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from supportbot.formatting import long_date, relative_days
 from supportbot.outreach.config import CAMPAIGNS, Campaigns, OutreachConfig, derived
+from supportbot.outreach.facts import _span
 from supportbot.outreach.selection import (
     RENEWABLE_STATUSES,
     Candidate,
@@ -64,8 +65,9 @@ NO_INSIGHT = Insight()
 
 
 def _in_batch(column: object, ids: Sequence[str]) -> object:
-    """``column BETWEEN min AND max``: a batch is a contiguous run of ids (keyset pagination)."""
-    return column.between(min(ids), max(ids))  # type: ignore[attr-defined]
+    """``column BETWEEN min AND max``: a batch is a contiguous run of ids (keyset pagination);
+    ids picked out of a batch (``facts.Scattered``) are looked up one by one."""
+    return _span(column, ids)
 
 
 def load_insights(

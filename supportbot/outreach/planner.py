@@ -26,9 +26,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from supportbot.outreach import next_actions
+from supportbot.outreach import first_tips, next_actions
 from supportbot.outreach.config import CAMPAIGNS, OutreachConfig
-from supportbot.outreach.facts import customer_id_batches, load_facts, load_histories
+from supportbot.outreach.facts import Scattered, customer_id_batches, load_facts, load_histories
 from supportbot.outreach.plan_workers import between_batches, fewer_collections, plan_in_workers
 from supportbot.outreach.rules import Decision, decide
 from supportbot.outreach.selection import CustomerFacts, Exclusion, select_candidates
@@ -228,7 +228,13 @@ def plan_batch(
         if candidates:
             selected.append((f, candidates))
     keys = [c.key for _, candidates in selected for c in candidates]
-    histories = load_histories(session=session, facts=[f for f, _ in selected], day=day, candidate_keys=keys)
+    histories = load_histories(
+        session=session,
+        facts=[f for f, _ in selected],
+        day=day,
+        candidate_keys=keys,
+        scattered=isinstance(ids, Scattered),
+    )
     rows = []
     for f, candidates in selected:
         priorities = next_actions.priorities(insights[f.customer_id], config)
@@ -301,15 +307,28 @@ def plan_range(
     after: str = "",
     until: str | None = None,
 ) -> None:
-    """Plan the customers with ids in (``after``, ``until``] (all by default), batch by batch."""
+    """Plan the customers with ids in (``after``, ``until``] (all by default), batch by batch.
+
+    Where the database can make a batch's first usage tips itself (``first_tips``: no dry run, no
+    hooks asking about each decision, a configuration it can express), it does, and the Python
+    rules plan the batch's other customers; the decisions are the same either way.
+    """
+    set_based = not dry_run and on_decision is None and on_exclusion is None and first_tips.applicable(config)
     while True:
         with sessions() if dry_run else sessions.begin() as session:
             ids = customer_id_batches(session=session, batch_size=batch_size, after=after, until=until)
             if not ids:
                 break
+            rest: list[str] = ids
+            staged = first_tips.NOTHING
+            dialect = session.get_bind().dialect.name
+            if set_based and dialect in first_tips.DIALECTS:
+                staged = first_tips.stage_first_tips(session=session, ids=ids, day=day, now=now, config=config)
+                if staged.customers:
+                    rest = Scattered([cid for cid in ids if cid not in staged.customers], dialect)
             rows = plan_batch(
                 session=session,
-                ids=ids,
+                ids=rest,
                 day=day,
                 now=now,
                 config=config,
@@ -318,9 +337,10 @@ def plan_range(
                 on_exclusion=on_exclusion,
             )
             if not dry_run:
+                staged.write(report)
                 insert_ignoring_duplicates(session, rows)
         after = ids[-1]
-        del rows
+        del rows, rest, staged
         between_batches()
 
 
