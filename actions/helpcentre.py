@@ -13,6 +13,7 @@ import logging
 import numpy as np
 from numpy.typing import NDArray
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.follow_up import with_topic
-from actions.questions import Question, ask
+from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask
 from supportbot.feedback.redaction import default_redactor, redact_patterns
 from supportbot.helpcentre import service
 from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, HelpReply
@@ -45,6 +46,16 @@ FALLBACK_RESPONSES = {"nlu_fallback": "utter_default", "out_of_scope": "utter_ou
 first (data/rules/general.yml): answered when the help centre is sure, otherwise the usual
 reply for that intent, not the help centre's "not sure" (a typo or "tell me a joke" is no
 content gap)."""
+
+
+def fallback_reply(dispatcher: CollectingDispatcher, response: str) -> Events:
+    """The usual reply to what the classifier could not place. "That's outside what I can help
+    with … Want me to get you a person instead?" is a question: a typed "sure" answers it."""
+    dispatcher.utter_message(response=response)
+    if response != "utter_out_of_scope":
+        return []
+    offer = Question("offer_person", context={"reason": "asked something outside what the assistant does"})
+    return [SlotSet(PENDING_SLOT, offer.to_slot()), SlotSet(ANSWER_SLOT, None)]
 
 
 def buttons_of(reply: HelpReply, *, channel: str | None = None) -> list[dict[str, str]]:
@@ -78,9 +89,8 @@ class ActionAnswerHelp(StoreAction):
         fallback = FALLBACK_RESPONSES.get(intent)
         if not question or question.startswith("/"):
             if fallback:
-                dispatcher.utter_message(response=fallback)
-            else:
-                dispatcher.utter_message(text=NO_QUESTION)
+                return fallback_reply(dispatcher, fallback)
+            dispatcher.utter_message(text=NO_QUESTION)
             return []
         try:
             reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
@@ -92,8 +102,7 @@ class ActionAnswerHelp(StoreAction):
         except HelpIndexError as exc:
             logger.error("help centre unavailable (conversation %s): %s", tracker.sender_id, exc)
             if fallback:
-                dispatcher.utter_message(response=fallback)
-                return []
+                return fallback_reply(dispatcher, fallback)
             base = get_helpcentre_settings().public_base_url.rstrip("/")
             dispatcher.utter_message(
                 text=UNAVAILABLE.format(url=f"{base}/help"),
@@ -101,8 +110,7 @@ class ActionAnswerHelp(StoreAction):
             )
             return []
         if fallback and reply.kind != "answer":
-            dispatcher.utter_message(response=fallback)
-            return []
+            return fallback_reply(dispatcher, fallback)
         buttons = buttons_of(reply, channel=ctx.conversation.channel)
         self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
         if reply.kind == "not_sure":

@@ -302,9 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     queries = queries[: args.limit]
     slugs = [a.slug for a in articles]
     texts = [q.text for q in queries]
-    vectors = {
-        name: encode_each(e, texts) for name, e in (("minilm", first), ("fp32", second), ("bf16", second_bf16))
-    }
+    vectors = {name: encode_each(e, texts) for name, e in (("minilm", first), ("fp32", second), ("bf16", second_bf16))}
     cosine = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
     meta["bf16_cosine_to_fp32"] = {"min": round(float(cosine.min()), 4), "mean": round(float(cosine.mean()), 4)}
     setup = Setup(

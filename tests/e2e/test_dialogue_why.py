@@ -377,3 +377,14 @@ def test_deleting_the_account_is_explained_not_answered_with_a_retention_offer(
     assert chat.account() == before and chat.requests() == []
     visitor = texts(stack.say(f"anon{uuid.uuid4().hex[:8]}", "please delete my lumen account"))
     assert "Settings > Account > Delete account" in visitor
+
+
+def test_a_yes_to_the_out_of_scope_offer_of_a_person_hands_over(stack: Stack, customers: list[str]) -> None:
+    """make run: "tell me a joke" → "… Want me to get you a person instead?" → "sure" → "I'm not
+    sure what that's a yes to"."""
+    chat = Chat(stack, customers[13])
+    offer = chat.messages("tell me a joke")
+    assert "Want me to get you a person instead?" in texts(offer)
+    assert [b["title"] for b in offer[-1]["buttons"]] == ["Talk to a person"]
+    assert "support team" in chat.say("sure")
+    assert chat.account().interactions[-1] == "handoff"

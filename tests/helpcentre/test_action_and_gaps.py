@@ -203,9 +203,12 @@ async def test_what_the_classifier_could_not_place_is_answered_only_when_the_hel
 
     sure, unsure = CollectingDispatcher(), CollectingDispatcher()
     await ActionAnswerHelp().run(sure, placed_as("anon:f1", "do you ship to canada"), {})
-    await ActionAnswerHelp().run(unsure, placed_as("anon:f2", "tell me a joke about goats"), {})
     assert "https://lumen.example/help/articles/shipping-countries" in sure.messages[0]["text"]
+    events = await ActionAnswerHelp().run(unsure, placed_as("anon:f2", "tell me a joke about goats"), {})
     assert [m.get("response") for m in unsure.messages] == [response], "the usual reply, not the help centre's"
+    # "… Want me to get you a person instead?" is a question a typed "sure" answers (offer_person).
+    offered = {e["name"]: e["value"] for e in events}.get("pending_question")
+    assert (offered is not None and '"offer_person"' in offered) == (intent == "out_of_scope")
     with store() as session:
         rows = session.scalars(select(HelpAnswer)).all()
     assert [r.conversation_id for r in rows] == ["anon:f1"], "a fallback the help centre cannot answer is no gap"
