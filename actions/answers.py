@@ -22,7 +22,7 @@ from actions.context import ActionContext
 from actions.loyalty import ask_redemption
 from actions.orders import tell_order_status
 from actions.plans import ask_plan_change
-from actions.preferences import ActionOptIn, ActionOptOut
+from actions.preferences import CHANGED_SLOT, ActionOptIn, ActionOptOut
 from actions.profile_form import ask_profile_change, corrected_value
 from actions.questions import ANSWER_SLOT, CORRECTION, KEEP, Question, forget, pending
 from actions.support import answer_email_follow_up as email_follow_up
@@ -128,7 +128,9 @@ def answer_confirm_consent(
     if not (parsed and parsed.intent == "affirm"):
         kind = None
     intent = question.context.get("intent")
-    return _change_consent(session, ctx, dispatcher, kind, intent, otherwise="utter_consent_unchanged")
+    events = _change_consent(session, ctx, dispatcher, kind, intent, otherwise="utter_consent_unchanged")
+    # A change made on an explicit yes is no surprise to undo: "never mind" after it is the usual one.
+    return [e for e in events if e.get("name") != CHANGED_SLOT]
 
 
 def _change_consent(

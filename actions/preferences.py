@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
-from actions.questions import Question, ask
+from actions.questions import Question, ask, last_bot_turn
 from actions.wording import render
 from supportbot.parsing import asks_to_change_consent, find_outreach_kind, normalise_outreach_kind
 from supportbot.services.preferences import set_consent
 from supportbot.store.models import OUTREACH_KINDS
 
+CHANGED_SLOT = "consent_changed"
+"""Set in the turn a consent changed at once; "never mind" right after it must not claim that
+everything was left as it was (``ActionNevermind``)."""
 KIND_NAMES = {
     "tips": "usage tips",
     "renewal": "renewal reminders",
@@ -95,7 +98,7 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
             conversation=ctx.conversation,
         )
         dispatcher.utter_message(response=self.done_response, kind=KIND_NAMES[kind])
-        return []
+        return [SlotSet(CHANGED_SLOT, json.dumps({"kind": kind, "granted": self.granted}))]
 
     def anonymous_events(self, tracker: Tracker) -> Events:
         return [SlotSet("outreach_kind", None)]
@@ -124,3 +127,39 @@ class ActionOptIn(_ConsentAction):
 
     def name(self) -> str:
         return "action_opt_in"
+
+
+def consent_changed_just_now(tracker: Tracker) -> tuple[str, bool] | None:
+    """The kind and new value of a consent the assistant's last turn changed, if it changed one."""
+    for event in reversed(last_bot_turn(tracker)):
+        if event.get("event") == "slot" and event.get("name") == CHANGED_SLOT and event.get("value"):
+            try:
+                data = json.loads(str(event["value"]))
+                return str(data["kind"]), bool(data["granted"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
+
+
+class ActionNevermind(StoreAction):
+    """ "Never mind" outside a form. Usually nothing is open and nothing changed; but right after
+    "stop sending me tips" (done at once) "actually wait, keep them" must not hear "I've left
+    everything as it was": the tips are off, and the customer is asked whether to undo that."""
+
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_nevermind"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        changed = consent_changed_just_now(tracker)
+        if changed is None or ctx.customer_id is None:
+            dispatcher.utter_message(response="utter_ok_nevermind")
+            return []
+        kind, granted = changed
+        response = "utter_undo_opt_in" if granted else "utter_undo_opt_out"
+        rendered = render(ctx.responses, response, kind=KIND_NAMES[kind])
+        undo = Question("confirm_consent", context={"intent": "opt_out" if granted else "opt_in", "kind": kind})
+        return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=undo)

@@ -388,3 +388,23 @@ def test_a_yes_to_the_out_of_scope_offer_of_a_person_hands_over(stack: Stack, cu
     assert [b["title"] for b in offer[-1]["buttons"]] == ["Talk to a person"]
     assert "support team" in chat.say("sure")
     assert chat.account().interactions[-1] == "handoff"
+
+
+def test_never_mind_right_after_an_opt_out_does_not_claim_nothing_changed(stack: Stack, customers: list[str]) -> None:
+    """make run: "stop sending me tips" (done at once) → "actually wait, keep them" → "No problem,
+    I've left everything as it was", with the tips off."""
+
+    def tips() -> bool | None:
+        with stack.sessions() as session:
+            consent = session.get(Consent, (chat.customer_id, "tips"))
+            return None if consent is None else consent.granted
+
+    chat = Chat(stack, customers[14])
+    assert "no more usage tips" in chat.say("stop sending me tips")
+    assert tips() is False
+    undo = chat.say("actually wait, keep them")
+    assert "already turned off usage tips" in undo and "left everything as it was" not in undo
+    assert tips() is False
+    chat.say("yes")
+    assert tips() is True
+    assert "left everything as it was" in chat.say("never mind")  # nothing changed just before
