@@ -89,8 +89,9 @@ def test_a_message_whose_acknowledgement_was_lost_is_handled_once_when_sent_agai
     message_id = str(uuid.uuid4())
     text = f"hello, is anyone there? {secrets.token_hex(3)}"
     first.emit("user_uttered", said(text, message_id), ack=True)
-    first.pump(0.2)  # the server has the message and is handling it; a turn takes longer than this
-    assert first.acks == {}, "acknowledged before the turn could have ended"
+    first.pump(0.2)  # the server has the message and is (usually still) handling it
+    # Whether or not the acknowledgement made it in those 0.2 s (a quiet machine can end a guest's
+    # greeting sooner), the client drops it: it never reads it, as a widget cut off mid-turn would not.
     first.close()
 
     with SocketIOClient(stack.rasa_url, auth={"session": session}) as again:
