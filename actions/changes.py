@@ -32,9 +32,11 @@ def with_request(button: dict[str, str], request_id: int, entities: dict[str, An
     parsed = parse_payload(button["payload"])
     if parsed is None:  # pragma: no cover - domain payloads are /intent
         raise ValueError(f"button payload {button['payload']!r} is not /intent")
+    # A button asked again for a new request (actions.resume) drops the old request's id.
+    kept = {k: v for k, v in parsed.entities.items() if k != "change_request"}
     return {
         "title": button["title"],
-        "payload": payload(parsed.intent, **parsed.entities, **(entities or {}), change_request=str(request_id)),
+        "payload": payload(parsed.intent, **kept, **(entities or {}), change_request=str(request_id)),
     }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
-from actions.questions import Question, ask, last_bot_turn
+from actions.questions import Question, ask, set_in_last_turn
 from actions.wording import render
 from supportbot.parsing import asks_to_change_consent, find_outreach_kind, normalise_outreach_kind
 from supportbot.services.preferences import set_consent
@@ -131,14 +131,14 @@ class ActionOptIn(_ConsentAction):
 
 def consent_changed_just_now(tracker: Tracker) -> tuple[str, bool] | None:
     """The kind and new value of a consent the assistant's last turn changed, if it changed one."""
-    for event in reversed(last_bot_turn(tracker)):
-        if event.get("event") == "slot" and event.get("name") == CHANGED_SLOT and event.get("value"):
-            try:
-                data = json.loads(str(event["value"]))
-                return str(data["kind"]), bool(data["granted"])
-            except (ValueError, KeyError, TypeError):
-                return None
-    return None
+    value = set_in_last_turn(tracker, CHANGED_SLOT)
+    if value is None:
+        return None
+    try:
+        data = json.loads(str(value))
+        return str(data["kind"]), bool(data["granted"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class ActionNevermind(StoreAction):

@@ -95,6 +95,14 @@ def last_bot_buttons(tracker: Tracker) -> list[Button]:
     return buttons
 
 
+def set_in_last_turn(tracker: Tracker, slot: str) -> Any:
+    """The last value the assistant's last turn set ``slot`` to (None when it set none)."""
+    for event in reversed(last_bot_turn(tracker)):
+        if event.get("event") == "slot" and event.get("name") == slot and event.get("value"):
+            return event["value"]
+    return None
+
+
 def asked_in_last_turn(tracker: Tracker) -> bool:
     """Whether the pending question was put in the assistant's last turn, i.e. just now."""
     return any(

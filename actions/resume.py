@@ -25,9 +25,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
+from actions.changes import with_request
 from actions.context import ActionContext
 from actions.questions import ANSWER_CONFIDENCE, Question, ask, last_bot_turn, latest_intent
-from supportbot.buttons import parse_payload, payload
+from supportbot.buttons import parse_payload
 from supportbot.services.confirmations import request_change
 from supportbot.store.dialogue_models import AccountChangeRequest
 
@@ -79,15 +80,6 @@ def _request_of(button: dict[str, Any]) -> int | None:
         return None
 
 
-def _rebound(button: dict[str, Any], request_id: int) -> dict[str, str]:
-    parsed = parse_payload(str(button.get("payload") or ""))
-    if parsed is None:
-        return {"title": str(button.get("title") or ""), "payload": str(button.get("payload") or "")}
-    entities = {k: v for k, v in parsed.entities.items() if k != "change_request"}
-    rebound = payload(parsed.intent, **entities, change_request=str(request_id))
-    return {"title": str(button["title"]), "payload": rebound}
-
-
 def _remembered(raw: Any) -> dict[str, Any] | None:
     if not raw:
         return None
@@ -136,7 +128,7 @@ class ActionAffirmNothingPending(StoreAction):
             *ask(
                 dispatcher,
                 text=str(data["text"]),
-                buttons=[_rebound(b, request.id) for b in data["buttons"]],
+                buttons=[with_request(b, request.id) for b in data["buttons"]],
                 question=Question("change", request.id, dict(data["context"])),
             ),
         ]

@@ -33,7 +33,7 @@ from actions.context import ActionContext
 from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
 from actions.help_quotes import QuotesHelpCentre
 from actions.profile import ActionGreet
-from actions.questions import PENDING_SLOT, Question, ask, last_bot_turn, latest_intent, latest_text
+from actions.questions import PENDING_SLOT, Question, ask, latest_intent, latest_text, set_in_last_turn
 from actions.wording import render
 from supportbot.form_replies import problem_description
 from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait, withdraw
@@ -142,15 +142,13 @@ class ActionHandoffWaiting(StoreAction):
 def report_just_filed(tracker: Tracker) -> int | None:
     """The problem report the assistant filed in its last turn (its "talk to a person?" question
     names it), which the customer's next message may add detail to."""
-    for event in last_bot_turn(tracker):
-        if event.get("event") == "slot" and event.get("name") == PENDING_SLOT:
-            question = Question.from_slot(event.get("value"))
-            if question is not None and question.kind == "offer_person" and "ticket" in question.context:
-                try:
-                    return int(question.context["ticket"])
-                except (TypeError, ValueError):
-                    return None
-    return None
+    question = Question.from_slot(set_in_last_turn(tracker, PENDING_SLOT))
+    if question is None or question.kind != "offer_person" or "ticket" not in question.context:
+        return None
+    try:
+        return int(question.context["ticket"])
+    except (TypeError, ValueError):
+        return None
 
 
 class ActionHandoffWithdraw(StoreAction):
