@@ -8,11 +8,14 @@ Both steps are questions recorded in the store (``actions.changes``):
         no / No, cancel / "just cancel it" ─► "Just to confirm: cancel your Pro plan? …" (cancel)
               yes ─► cancelled;  no ─► nothing changed
         never mind ─► nothing changed
+    cancel_subscription again within the hour ─► straight to the confirmation (the offer is made once)
 
 ``actions.answers`` reads the replies; this module words and records the questions.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,7 +29,12 @@ from actions.help_quotes import QuotesHelpCentre, quote_help
 from supportbot.formatting import long_date
 from supportbot.services.account import cancellation_terms, discount_end, retention_offer
 from supportbot.services.changes import jsonable
+from supportbot.services.confirmations import asked_since
+from supportbot.store.models import utcnow
 from supportbot.store.repo import get_profile
+
+OFFER_ONCE_WITHIN = dt.timedelta(hours=1)
+"""A conversation is made the retention offer once in this long; a second "cancel" is confirmed."""
 
 
 class ActionOfferRetention(QuotesHelpCentre, StoreAction):
@@ -40,6 +48,13 @@ class ActionOfferRetention(QuotesHelpCentre, StoreAction):
     ) -> Events:
         settings = runtime.settings()
         customer_id = customer_id_of(ctx)
+        since = utcnow() - OFFER_ONCE_WITHIN
+        if asked_since(
+            session=session, conversation_id=ctx.conversation.conversation_id, kind="retention_offer", since=since
+        ):
+            # The offer was made (and taken, declined or left) a moment ago: "ok fine, cancel it"
+            # after it goes to the confirmation, not to the same offer again.
+            return ask_to_confirm_cancellation(session=session, ctx=ctx, dispatcher=dispatcher)
         offer = retention_offer(
             session=session,
             customer_id=customer_id,

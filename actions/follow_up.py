@@ -6,7 +6,8 @@ retrieval is rightly unsure. A person reads "it" as the order just shown; this m
 same, narrowly: when the question is short, has such a pronoun, and the assistant's last answer
 was about one thing (an order, the plan, the points, a help article), the pronoun is replaced by
 that thing and the help centre is asked again. Only when the first reading was not sure, and
-only the help centre's own threshold decides whether the second one is answered.
+only the help centre's own threshold decides whether the second one is answered. In the middle
+of a form the thing is what the form asks for ("why do you need that?" while asked for a birthday).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import re
 
 from rasa_sdk import Tracker
+
+from supportbot.formatting import PROFILE_FIELD_NAMES
 
 TOPIC_OF_ACTION = {
     "action_order_status": "my order",
@@ -52,11 +55,25 @@ def last_topic(tracker: Tracker) -> str | None:
     return None
 
 
+FORM_TOPICS = {"profile_update_form": ("update_field", "my {}")}
+"""In the middle of a form, "it" is what the form asks for: "why do you need that?" → "my birthday"."""
+
+
+def form_topic(tracker: Tracker) -> str | None:
+    form = str((tracker.active_loop or {}).get("name") or "")
+    if form not in FORM_TOPICS:
+        return None
+    slot, wording = FORM_TOPICS[form]
+    field = tracker.get_slot(slot)
+    return wording.format(PROFILE_FIELD_NAMES.get(str(field), "details")) if field else None
+
+
 def with_topic(question: str, tracker: Tracker) -> str | None:
-    """``question`` with its pronoun replaced by the last topic, or None when it has none to replace."""
+    """``question`` with its pronoun replaced by the form's or the last topic, or None when it has
+    none to replace."""
     if len(question.split()) > MAX_WORDS or not _PRONOUN.search(question):
         return None
-    topic = last_topic(tracker)
+    topic = form_topic(tracker) or last_topic(tracker)
     if topic is None:
         return None
     return _PRONOUN.sub(topic, question, count=1)

@@ -11,6 +11,8 @@ Each form's validation action reads a reply in this order (``read_reply``):
    Rasa comes back to the form, whose question is then put as "shall we carry on with …?"
    (``resuming``). Adding an intent to ``DIGRESSION_INTENTS`` (and a rule answering it) is all
    a new kind of question needs to work in the middle of every form;
+   A *question* that is no value ("what are your hours?") is a digression however unsure the
+   classifier is of its intent: a rule answers it (the help centre for an unplaced one);
 4. otherwise the reply is an **answer attempt**: the form parses it; an unreadable answer is
    explained and asked again once, and after ``MAX_FAILURES`` the form ends with ``GAVE_UP``
    and the submit action offers to try again or a person instead of repeating itself.
@@ -18,6 +20,7 @@ Each form's validation action reads a reply in this order (``read_reply``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -56,6 +59,7 @@ DIGRESSION_INTENTS = frozenset(
         "update_birthday",
         "update_timezone",
         "update_contact_details",
+        "ask_my_details",
         "opt_out",
         "opt_in",
         "human_handoff",
@@ -89,14 +93,42 @@ def wants_to_leave(tracker: Tracker) -> bool:
     return is_leave(latest_text(tracker)) or (intent in LEAVE_INTENTS and confidence >= LEAVE_CONFIDENCE)
 
 
-def read_reply(tracker: Tracker, *, is_value: bool, digressions: Iterable[str] = DIGRESSION_INTENTS) -> Reply:
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|when|where|why|how|who|which|is there|are there|are you|do you|does|did you|"
+    r"can you|could you|can i|may i|will you|would you)\b",
+    re.IGNORECASE,
+)
+
+
+def is_question(text: str) -> bool:
+    """ "What are your hours", "do you ship to Canada?": a question, never a form's value."""
+    said = text.strip().replace("\u2019", "'")
+    return said.endswith("?") or _QUESTION_START.match(said) is not None
+
+
+def says_plain_no(tracker: Tracker) -> bool:
+    """A bare "no" / "nope" to the form's question: the customer does not want to go on."""
+    intent, confidence = latest_intent(tracker)
+    return intent == "deny" and confidence >= LEAVE_CONFIDENCE and len(latest_text(tracker).split()) <= 3
+
+
+def read_reply(
+    tracker: Tracker,
+    *,
+    is_value: bool,
+    digressions: Iterable[str] = DIGRESSION_INTENTS,
+    questions_digress: bool = True,
+) -> Reply:
     """How a form should take the latest message (see the module docstring); ``is_value`` says
-    whether the form can read a value from it."""
+    whether the form can read a value from it. With ``questions_digress`` a question that is no
+    value ("what are your hours?") is answered as a digression however unsure the classifier is
+    of its intent (the help centre gets a look at it); a form whose answer may well be a question
+    (a problem description) turns it off."""
     button = tapped(tracker)
     intent, confidence = latest_intent(tracker)
     if button in ("nevermind", "deny") and tracker.get_slot(RESUME_SLOT):
         return "leave"
-    if not is_value and wants_to_leave(tracker):
+    if not is_value and (wants_to_leave(tracker) or says_plain_no(tracker)):
         return "leave"
     if tracker.get_slot(RESUME_SLOT) and not is_value:
         if button == "affirm" or intent == "affirm":
@@ -104,6 +136,13 @@ def read_reply(tracker: Tracker, *, is_value: bool, digressions: Iterable[str] =
         if intent == "deny":
             return "leave"
     if not is_value and intent in digressions and confidence >= DIGRESSION_CONFIDENCE:
+        return "digression"
+    if (
+        not is_value
+        and questions_digress
+        and is_question(latest_text(tracker))
+        and intent in {*digressions, "nlu_fallback"}
+    ):
         return "digression"
     return "answer"
 

@@ -30,7 +30,7 @@ from actions import runtime
 from actions.context import ActionContext
 from actions.helpcentre import OPEN_ARTICLE, buttons_of, record
 from supportbot.helpcentre import service
-from supportbot.helpcentre.answers import HelpReply, asks_how_or_policy
+from supportbot.helpcentre.answers import HelpReply, how_to_part
 from supportbot.helpcentre.models import HelpAnswer
 from supportbot.store.models import utcnow
 
@@ -57,8 +57,12 @@ def quote_help(
     text = text.strip()
     if not text or text.startswith("/"):
         return None
-    if when == "how_to" and not asks_how_or_policy(text):
-        return None
+    if when == "how_to":
+        # Only the clause that asks how: "how many points do I have and what can I get with them?"
+        part = how_to_part(text)
+        if part is None:
+            return None
+        text = part
     try:
         # No account step: the flow that follows is that step ("For your own account…" would dangle).
         reply, vector = service.answer_question(text, verified=ctx.customer_id is not None, account_step=False)
@@ -106,17 +110,28 @@ def quote_help_in_form(
     *,
     text: str | None = None,
     when: When = "how_to",
-) -> None:
+) -> HelpReply | None:
     """For a form's question (a plain ``Action``, outside any ``StoreAction``): quote the help
     centre for ``text`` (by default the message that opened the form, if it asks how), in a
-    transaction of its own."""
+    transaction of its own; returns the reply quoted, or None."""
     try:
         with runtime.sessions().begin() as session:
             ctx = ActionContext.build(session=session, tracker=tracker, domain=domain)
             query = ctx.latest_text if text is None else text
-            quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=query, when=when)
+            return quote_help(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=query, when=when)
     except SQLAlchemyError:
         logger.exception("no help-centre quote for conversation %s", tracker.sender_id)
+        return None
+
+
+def quoted_this_turn(tracker: Tracker) -> bool:
+    """Whether the assistant has quoted the help centre since the customer's latest message."""
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and str(event.get("text") or "").startswith(LEAD_IN):
+            return True
+    return False
 
 
 class QuotesHelpCentre:

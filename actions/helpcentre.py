@@ -9,6 +9,7 @@ visitors: help articles are public. It reads no slot and sets none.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.follow_up import with_topic
-from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask
+from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask, last_bot_turn
+from actions.wording import render
 from supportbot.feedback.redaction import default_redactor, redact_patterns
 from supportbot.helpcentre import service
 from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, HelpReply
@@ -56,6 +58,11 @@ def fallback_reply(dispatcher: CollectingDispatcher, response: str) -> Events:
         return []
     offer = Question("offer_person", context={"reason": "asked something outside what the assistant does"})
     return [SlotSet(PENDING_SLOT, offer.to_slot()), SlotSet(ANSWER_SLOT, None)]
+
+
+def last_bot_texts(tracker: Tracker) -> set[str]:
+    """What the assistant said in its previous turn."""
+    return {str(e.get("text") or "") for e in last_bot_turn(tracker) if e.get("event") == "bot"}
 
 
 def buttons_of(reply: HelpReply, *, channel: str | None = None) -> list[dict[str, str]]:
@@ -111,6 +118,14 @@ class ActionAnswerHelp(StoreAction):
             return []
         if fallback and reply.kind != "answer":
             return fallback_reply(dispatcher, fallback)
+        if reply.kind == "answer" and reply.text in last_bot_texts(tracker):
+            # "how long does that take?" after the export steps found the same passage again:
+            # the article says no more, and sending it twice would look like an answer.
+            rendered = render(ctx.responses, "utter_help_no_more", url=reply.article_url or "")
+            unsure = replace(reply, kind="not_sure", text=rendered.text)  # a content gap, as "not sure" is
+            self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=unsure, vector=vector)
+            offer = Question("offer_person", context={"reason": "the help article did not answer a follow-up question"})
+            return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)
         buttons = buttons_of(reply, channel=ctx.conversation.channel)
         self._record(session=session, ctx=ctx, tracker=tracker, question=question, reply=reply, vector=vector)
         if reply.kind == "not_sure":

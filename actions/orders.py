@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
-from actions.help_quotes import QuotesHelpCentre
+from actions.help_quotes import QuotesHelpCentre, quote_help
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.buttons import payload
@@ -59,14 +61,11 @@ class ActionRecentOrders(QuotesHelpCentre, StoreAction):
             dispatcher.utter_message(response="utter_no_orders")
             return []
         rendered = render(ctx.responses, "utter_recent_orders", orders="\n".join(order_line(o) for o in orders))
+        # One button per order listed, in the list's order: "the second one" is the second order.
         buttons = [
             {"title": f"Status of #{o.order_ref}", "payload": payload("order_status", order_ref=o.order_ref)}
             for o in orders
-            if o.status in {"processing", "shipped"}
         ]
-        if not buttons:
-            dispatcher.utter_message(text=rendered.text)
-            return []
         return ask(dispatcher, text=rendered.text, buttons=buttons, question=Question("choose_order"))
 
 
@@ -80,28 +79,73 @@ class ActionOrderStatus(QuotesHelpCentre, StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         raw = tracker.get_slot("order_ref")
-        tell_order_status(session, customer_id_of(ctx), dispatcher, str(raw) if raw else None)
-        return [SlotSet("order_ref", None)]
+        order = tell_order_status(session, customer_id_of(ctx), dispatcher, str(raw) if raw else None)
+        if order is None or not says_not_arrived(ctx.latest_text):
+            return [SlotSet("order_ref", None)]
+        return [SlotSet("order_ref", None), *not_arrived(session, ctx, dispatcher, tracker, order)]
 
     def anonymous_events(self, tracker: Tracker) -> Events:
         return [SlotSet("order_ref", None)]
 
 
-def tell_order_status(session: Session, customer_id: str, dispatcher: CollectingDispatcher, raw: str | None) -> None:
-    """The status of the customer's order ``raw`` (or of their latest order), only ever their own."""
+def tell_order_status(
+    session: Session, customer_id: str, dispatcher: CollectingDispatcher, raw: str | None
+) -> OrderView | None:
+    """The status of the customer's order ``raw`` (or of their latest order), only ever their own;
+    returns the order told about."""
     ref = normalise_order_ref(raw)
     if raw and ref is None:
         dispatcher.utter_message(response="utter_order_ref_invalid")
-        return
+        return None
     if ref is None:
         latest = recent_orders(session=session, customer_id=customer_id, limit=1)
         if not latest:
             dispatcher.utter_message(response="utter_no_orders")
-            return
+            return None
         order: OrderView | None = latest[0]
     else:
         order = find_order(session=session, customer_id=customer_id, order_ref=ref)
     if order is None:
         dispatcher.utter_message(response="utter_order_not_found", order_ref=ref)
-    else:
-        dispatcher.utter_message(text=order_status_text(order))
+        return None
+    dispatcher.utter_message(text=order_status_text(order))
+    return order
+
+
+_NOT_ARRIVED = re.compile(
+    r"\b(?:hasn'?t|has not|haven'?t|have not|didn'?t|did not|never|not|still not|isn'?t|is not|wasn'?t)\s+"
+    r"(?:yet\s+|even\s+|actually\s+)?(?:arrived?|come|came|got(?:ten)?|received?|turned up|shown up|showed up|"
+    r"been delivered|delivered|here|there)\b"
+    r"|\b(?:never got|still waiting|missing|lost|nowhere to be found)\b",
+    re.IGNORECASE,
+)
+NOT_ARRIVED_QUERY = {
+    "delivered": "my parcel is marked delivered but it is not there",
+    "shipped": "my parcel is late",
+}
+
+
+def says_not_arrived(text: str) -> bool:
+    """ "My package hasn't arrived", "I never got my order", "it's still not here"."""
+    return _NOT_ARRIVED.search(text.replace("\u2019", "'")) is not None
+
+
+def not_arrived(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
+) -> Events:
+    """The customer says the order has not come: for one marked delivered (or late on its way) the
+    help centre's steps, then a person offered, since only a person can send a replacement."""
+    late = order.status == "shipped" and order.expected_delivery is not None and order.expected_delivery < ctx.today
+    if order.status != "delivered" and not late:
+        return []  # processing, or on its way and not yet due: the status above says when
+    quote_help(
+        session=session,
+        ctx=ctx,
+        dispatcher=dispatcher,
+        tracker=tracker,
+        text=NOT_ARRIVED_QUERY[order.status],
+        when="always",
+    )
+    rendered = render(ctx.responses, "utter_order_not_arrived", order_ref=order.order_ref)
+    offer = Question("offer_person", context={"reason": f"order #{order.order_ref} has not arrived"})
+    return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)

@@ -42,7 +42,7 @@ from actions.form_flow import (
     resuming,
     settled,
 )
-from actions.help_quotes import QuotesHelpCentre, quote_help, quote_help_in_form
+from actions.help_quotes import QuotesHelpCentre, quote_help, quote_help_in_form, quoted_this_turn
 from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.errors import InvalidRequestError
@@ -257,6 +257,16 @@ class ValidateProfileUpdateForm(FormValidationAction):
                 FAILURES_SLOT: None,
                 RESUME_SLOT: None,
             }
+        quoted = None
+        if not opening:
+            quoted = await asyncio.to_thread(
+                quote_help_in_form, dispatcher, tracker, dict(domain), text=text, when="always"
+            )
+        if quoted is not None:
+            # "what are your opening hours?" or "I forgot my password" in the middle of the form: no
+            # value, but a question the help centre is sure about. Answered, not counted as a failed
+            # try; the form's question then asks to carry on (ActionAskUpdateValue).
+            return {"update_value": None, RESUME_SLOT: None}
         values, gave_up = failed_try(tracker, "update_value")
         if not gave_up:
             if reading.problem:
@@ -279,7 +289,7 @@ class ActionAskUpdateValue(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Events:
         field = str(tracker.get_slot("update_field") or "contact")
         partial = _partial_from_slot(tracker.get_slot("update_partial"))
-        if resuming(tracker, FORM):
+        if resuming(tracker, FORM) or quoted_this_turn(tracker):
             responses = dict(domain.get("responses") or {})
             if partial is not None:
                 rendered = render(responses, "utter_resume_birthday_year", day_month=partial.day_and_month())

@@ -16,6 +16,7 @@ An answer is put in the ``answer`` slot as a button payload (``/affirm{"change_r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,19 @@ ANSWER_CONFIDENCE = 0.7
 """A typed yes/no that names no button counts only when the classifier is this sure of it."""
 
 
+_CANCEL = re.compile(r"\bcancel", re.IGNORECASE)
+_KEEP = re.compile(
+    r"\b(?:don'?t|do not|not|never|no need to|won'?t)\s+(?:\w+\s+)?cancel|\b(?:i'?ll|i will|let'?s) keep\b",
+    re.IGNORECASE,
+)
+
+
+def says_cancel(text: str) -> bool:
+    """Whether a reply asks to cancel ("ok fine, cancel it") rather than to keep ("don't cancel")."""
+    said = text.replace("\u2019", "'")
+    return _CANCEL.search(said) is not None and _KEEP.search(said) is None
+
+
 def leading_yes_or_no(text: str) -> str | None:
     """``affirm`` or ``deny`` for a reply of several words that opens with a plain yes or no."""
     said = words(text)
@@ -191,7 +205,9 @@ def answer_to(question: Question, tracker: Tracker, *, corrects: Corrector | Non
     if confidence < ANSWER_CONFIDENCE:
         return None  # not clearly a yes or a no: nothing is done on a guess
     if intent in KEEP_INTENTS.get(str(question.context.get("family") or ""), frozenset()):
-        return KEEP
+        if not says_cancel(text):
+            return KEEP
+        intent = "deny"  # "ok fine, cancel it" to the retention offer: go on to the confirmation
     wanted = intent_answers(question).get(intent)
     if wanted is None:
         return None

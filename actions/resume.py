@@ -10,8 +10,9 @@ a yes to *that* changes the account. When the terms moved in between, the yes fi
 apply time as every confirmation does (``supportbot.services.changes``).
 
 Only an account change (``change`` questions) interrupted by a question (an intent in
-``QUESTION_INTENTS``) is remembered, for one message: the very next one, and only when it is
-a yes. A request ("cancel my subscription instead"), a greeting or anything else forgets it.
+``QUESTION_INTENTS``, or a question the classifier could not place: "how much is that?") is
+remembered, for one message: the very next one, and only when it is a yes. A request ("cancel
+my subscription instead"), a greeting or anything else forgets it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction
 from actions.changes import with_request
 from actions.context import ActionContext
-from actions.questions import ANSWER_CONFIDENCE, Question, ask, last_bot_turn, latest_intent
+from actions.form_flow import is_question
+from actions.questions import ANSWER_CONFIDENCE, Question, ask, last_bot_turn, latest_intent, latest_text
 from supportbot.buttons import parse_payload
 from supportbot.services.confirmations import request_change
 from supportbot.store.dialogue_models import AccountChangeRequest
@@ -46,6 +48,8 @@ QUESTION_INTENTS = frozenset(
     }
 )
 """Questions about a thing: asking one does not mean "no" to the change on the table."""
+UNPLACED_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+"""A *question* the classifier could not place ("how much is that?") does not mean "no" either."""
 
 
 def interruption(question: Question | None, tracker: Tracker) -> str | None:
@@ -53,7 +57,9 @@ def interruption(question: Question | None, tracker: Tracker) -> str | None:
     the question as shown, if it was an account change and the message a question."""
     if question is None or question.kind != "change" or question.request_id is None:
         return None
-    if latest_intent(tracker)[0] not in QUESTION_INTENTS:
+    intent = latest_intent(tracker)[0]
+    unplaced_question = intent in UNPLACED_INTENTS and is_question(latest_text(tracker))
+    if intent not in QUESTION_INTENTS and not unplaced_question:
         return None
     for event in reversed(last_bot_turn(tracker)):
         data = event.get("data") or {}

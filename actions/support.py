@@ -202,7 +202,7 @@ class ValidateProblemForm(FormValidationAction):
             return {"problem_description": said} if said else {}
         if requested != "problem_description":
             return {}
-        reply = read_reply(tracker, is_value=False, digressions=NOT_A_DESCRIPTION)
+        reply = read_reply(tracker, is_value=False, digressions=NOT_A_DESCRIPTION, questions_digress=False)
         if reply == "leave":
             return {"problem_description": DROPPED}
         if reply == "resume":

@@ -97,14 +97,51 @@ def buttons_from(raw: Sequence[dict[str, Any]] | None) -> list[Button]:
     return [Button(str(b.get("title") or ""), str(b.get("payload") or "")) for b in raw or [] if b.get("payload")]
 
 
+_ORDINALS = {
+    "first": 0,
+    "1st": 0,
+    "second": 1,
+    "2nd": 1,
+    "third": 2,
+    "3rd": 2,
+    "fourth": 3,
+    "4th": 3,
+    "fifth": 4,
+    "5th": 4,
+}
+_ORDINAL = re.compile(
+    r"^(?:the\s+)?(?P<nth>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)"
+    r"(?:\s+(?:one|option|button|choice))?(?:\s+please)?$"
+    r"|^(?:option|number|choice)\s*(?P<number>[1-5])(?:\s+please)?$",
+    re.IGNORECASE,
+)
+
+
+def nth_button(text: str, buttons: Sequence[Button]) -> Button | None:
+    """ "the second one", "option 2", "the last one": a button by its place among the payload buttons."""
+    match = _ORDINAL.match(" ".join(words(text)))
+    choices = [b for b in buttons if b.payload]  # a link button is no choice
+    if match is None or not choices:
+        return None
+    if match.group("number"):
+        index = int(match.group("number")) - 1
+    else:
+        nth = match.group("nth").lower()
+        index = len(choices) - 1 if nth == "last" else _ORDINALS[nth]
+    return choices[index] if index < len(choices) else None
+
+
 def match_button(text: str, buttons: Sequence[Button]) -> Button | None:
-    """The button ``text`` taps or names, or None when it names none (or more than one)."""
+    """The button ``text`` taps or names (by its words, or by its place: "the second one"), or None
+    when it names none (or more than one)."""
     stripped = text.strip()
     if not stripped or not buttons:
         return None
     for button in buttons:
         if stripped == button.payload:
             return button
+    if (by_place := nth_button(stripped, buttons)) is not None:
+        return by_place
     typed = content_words(stripped)
     titles = [content_words(b.title) for b in buttons]
     exact = [b for b, title in zip(buttons, titles, strict=True) if words(stripped) == words(b.title)]

@@ -72,6 +72,29 @@ def asks_how_or_policy(text: str) -> bool:
     return _PERSONAL.search(words) is None and len(words.split()) >= 2
 
 
+_CLAUSE_BREAK = re.compile(
+    r"[?;]\s+|,?\s+(?:and|but|also|plus)\s+(?=(?:what|how|when|where|why|which|who|can|could|do|does|is|are|will|would)\b)",
+    re.IGNORECASE,
+)
+
+
+def how_to_part(text: str) -> str | None:
+    """The part of a message that asks how or what the policy is, or None.
+
+    "How many points do I have and what can I get with them?" asks for the customer's own data
+    first and a how-to second: a help-centre quote beside the points balance should look up the
+    second question only, not the whole message (whose best passage was about *earning* points).
+    A message of one clause is returned whole when it asks how (``asks_how_or_policy``).
+    """
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
+    if len(parts) <= 1:
+        return text if asks_how_or_policy(text) else None
+    for part in parts:
+        if _HOW_TO_CUE.search(part):
+            return part
+    return None
+
+
 @dataclass(frozen=True)
 class Button:
     title: str

@@ -96,6 +96,20 @@ def request_change(
     return _view(row)
 
 
+def asked_since(*, session: Session, conversation_id: str, kind: str, since: dt.datetime) -> bool:
+    """Whether this conversation was asked a question of ``kind`` since ``since``, whatever the answer."""
+    row = session.scalar(
+        select(AccountChangeRequest.id)
+        .where(
+            AccountChangeRequest.conversation_id == conversation_id,
+            AccountChangeRequest.kind == kind,
+            AccountChangeRequest.created_at >= since,
+        )
+        .limit(1)
+    )
+    return row is not None
+
+
 def pending_request(*, session: Session, conversation_id: str, now: dt.datetime | None = None) -> ChangeRequest | None:
     """The newest question of this conversation still waiting for an answer, if any."""
     now = now or utcnow()

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -241,3 +242,30 @@ async def test_a_pronoun_right_after_an_order_is_read_as_the_order(
     unrelated = CollectingDispatcher()  # after a greeting, "it" names nothing: the usual fallback
     await ActionAnswerHelp().run(unrelated, follow_up_tracker("can I return it?", "action_greet"), {})
     assert [m.get("response") for m in unrelated.messages] == ["utter_default"]
+
+
+async def test_the_same_passage_twice_in_a_row_is_not_sent_again(
+    help_service: HelpFolder, store: sessionmaker[Session]
+) -> None:
+    """make run: the export steps, then "how long does that take?" got the very same passage again,
+    as if it were the answer; now the customer is told the article says no more, and offered a person."""
+    domain = dict(yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text(encoding="utf-8")))
+    _, first = await ask("cust:C1:web", "how do i export my notes to pdf")
+    follow_up = tracker("cust:C1:web", "how do i export my notes to pdf")  # asked again, the same words
+    answer = {"event": "bot", "text": first[0]["text"], "data": {"buttons": first[0].get("buttons")}}
+    follow_up.events[1:1] = [
+        {"event": "user", "text": "how do i export my notes to pdf", "parse_data": {}, "metadata": {}},
+        answer,
+        {"event": "action", "name": "action_listen"},
+    ]
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerHelp().run(dispatcher, follow_up, domain)
+    [message] = dispatcher.messages
+    if message["text"] == first[0]["text"]:
+        pytest.fail("the passage just sent was sent again")
+    assert "says no more about that" in message["text"] and "/help/articles/export-notes" in message["text"]
+    assert [b["payload"] for b in message["buttons"]] == ["/human_handoff", "/deny"]
+    assert '"kind": "offer_person"' in {e["name"]: e["value"] for e in events}["pending_question"]
+    with store() as session:
+        outcomes = session.scalars(select(HelpAnswer.outcome).order_by(HelpAnswer.id)).all()
+    assert outcomes == ["answered", "not_sure"]

@@ -213,3 +213,32 @@ REWARDS = [
 )
 def test_a_reward_is_named_by_a_word_only_it_has(text: str, code: str | None) -> None:
     assert find_reward(text, REWARDS) == code
+
+
+ORDERS = [
+    Button("Status of #512390", '/order_status{"order_ref": "512390"}'),
+    Button("Status of #498211", '/order_status{"order_ref": "498211"}'),
+    Button("Status of #470003", '/order_status{"order_ref": "470003"}'),
+]
+
+
+@pytest.mark.parametrize(
+    ("typed", "index"),
+    [
+        ("the second one", 1),
+        ("Second one please", 1),
+        ("2nd", 1),
+        ("the first one", 0),
+        ("the last one", 2),
+        ("option 3", 2),
+        ("number 1", 0),
+    ],
+)
+def test_a_button_is_named_by_its_place(typed: str, index: int) -> None:
+    """make run: the order list, then "the second one" → "Sorry, I'm not sure I understood that"."""
+    assert match_button(typed, ORDERS) == ORDERS[index]
+
+
+@pytest.mark.parametrize("typed", ["the fourth one", "option 9", "the second order of business", "one"])
+def test_a_place_with_no_button_names_none(typed: str) -> None:
+    assert match_button(typed, ORDERS) is None

@@ -1,0 +1,148 @@
+"""Conversations typed on `make run` off the happy path (session 24), replayed over REST against the
+real Rasa server, action server and store. Each test names the transcript that went wrong and
+asserts what the customer reads and what the store holds."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from supportbot.store.models import Customer, Order
+from tests.conftest import Stack, texts
+from tests.e2e.dialogue_chat import Chat, customers
+
+__all__ = ["customers"]  # the module fixture, imported for pytest
+
+pytestmark = pytest.mark.e2e
+
+# customers[0:15] belong to test_dialogue_why.py; these tests take theirs from 30 on.
+
+
+def test_asking_what_is_on_file_shows_it_and_changes_nothing(stack: Stack, customers: list[str]) -> None:
+    """make run: "what's my email now?" opened the contact-details form ("What's the new email
+    address…?") and "what messages do you send me?" asked which messages to stop."""
+    chat = Chat(stack, customers[30])
+    with stack.sessions() as session:
+        customer = session.get(Customer, chat.customer_id)
+        assert customer is not None
+        email = customer.email
+    before = chat.account()
+    reply = chat.messages("what's my email address now?")
+    text = texts(reply)
+    assert f"Email: {email}" in text and "What's the new" not in text
+    assert [b["title"] for b in reply[-1]["buttons"]] == ["Change my contact details", "Stop some messages"]
+    messages = chat.say("which messages do you send me?")
+    assert "Messages we may send you:" in messages and "Which messages should I stop?" not in messages
+    ours = chat.say("what's your phone number?")  # Lumen's, not the one on file
+    assert "help/articles/contact-us" in ours and "Email:" not in ours
+    assert chat.account() == before and chat.requests() == []
+    visitor = f"anon{uuid.uuid4().hex[:8]}"
+    asked = texts(stack.say(visitor, "what email do you have for me?"))
+    assert "once you're signed in" in asked and "@" not in asked
+    assert "help/articles/contact-us" in texts(stack.say(visitor, "what's your phone number?"))
+
+
+def test_a_help_question_in_the_contact_form_is_answered_and_the_form_carries_on(
+    stack: Stack, customers: list[str]
+) -> None:
+    """make run: "update my email" → "what's your phone number?" → "Please send the new email
+    address…" → "what are your hours" → "Sorry, I still couldn't read that…" (the form gave up)."""
+    chat = Chat(stack, customers[31])
+    assert "email address or phone number" in chat.say("i want to update my email address")
+    answer = chat.say("what are your hours")
+    assert "help/articles/contact-us" in answer
+    assert "Shall we get back to your" in answer and "couldn't read" not in answer
+    confirm = chat.say("new.address@example.com")
+    assert "new.address@example.com?" in confirm
+    assert "is now new.address@example.com" in chat.say("yes")
+
+
+def test_cancel_it_after_the_retention_offer_goes_to_the_confirmation(stack: Stack, customers: list[str]) -> None:
+    """make run: the offer → "what would I lose?" → "hmm ok fine cancel it" → "No problem, I've left
+    everything as it was" (read as "never mind"): the customer asked to cancel and nothing happened."""
+    chat = Chat(stack, customers[32])
+    assert "% off" in chat.say("i want to cancel my subscription")
+    reply = chat.say("ok fine, cancel it")  # the answer to the offer itself
+    assert "Just to confirm: cancel your" in reply and "left everything as it was" not in reply
+
+    other = Chat(stack, customers[33])
+    assert "% off" in other.say("cancel my plan")
+    assert "points" in other.say("how many points do I have?")  # a digression drops the offer
+    again = other.say("hmm ok fine cancel it")
+    assert "Just to confirm: cancel your" in again and "% off" not in again  # the offer is made once
+    assert other.account().status == "active"
+    assert "is cancelled" in other.say("yes")
+    assert other.account().status == "cancelled"
+    assert [kind for kind, _ in other.requests()] == ["retention_offer", "cancel"]
+
+
+def test_a_delivered_order_that_has_not_arrived_gets_the_steps_and_a_person(stack: Stack, customers: list[str]) -> None:
+    """make run: "my package hasn't arrived" → "Order #512390 (Lumen Desk Mat) was delivered." and nothing
+    more, as if the customer were wrong."""
+    with stack.sessions() as session:
+        latest: dict[str, Order] = {}
+        for order in session.scalars(
+            select(Order).where(Order.customer_id.in_(customers[34:])).order_by(Order.placed_at)
+        ):
+            latest[order.customer_id] = order
+        customer_id = next(c for c, o in latest.items() if o.status == "delivered")
+    chat = Chat(stack, customer_id)
+    reply = chat.messages("my package hasn't arrived")
+    text = texts(reply)
+    assert "was delivered" in text and "help/articles/lost-or-damaged" in text
+    assert "Shall I pass you to a person?" in text
+    assert "support team" in chat.say("yes please")
+    assert chat.account().interactions[-1] == "handoff"
+
+
+def test_a_help_quote_beside_the_points_answers_only_the_how_to_part(stack: Stack, customers: list[str]) -> None:
+    """make run: "how many points do I have and what can I get with them?" was preceded by the
+    help centre's "Ways to earn" passage, which answers neither half."""
+    chat = Chat(stack, customers[35])
+    reply = chat.say("how many points do I have and what can I get with them?")
+    assert "Ways to earn" not in reply and "you have" in reply
+
+
+def test_why_a_form_needs_a_detail_is_answered_and_a_plain_no_leaves_it(stack: Stack, customers: list[str]) -> None:
+    """make run: "change my birthday" → "why do you need that?" → "Sorry, I'm not sure I understood
+    that"; and a plain "no" to "What's the new email address?" was an unreadable value, twice over."""
+    chat = Chat(stack, customers[36])
+    before = chat.account()
+    assert "with the year" in chat.say("change my birthday")
+    why = chat.say("why do you need that?")
+    assert "help/articles/your-details" in why and "bonus" in why and "Shall we get back to your birthday" in why
+    assert "left your birthday unchanged" in chat.say("no")
+    assert "email address or phone number" in chat.say("i want to change my contact details")
+    left = chat.say("no")
+    assert "left your contact details unchanged" in left and "couldn't read" not in left
+    assert chat.account() == before and chat.requests() == []
+
+
+def test_an_order_is_chosen_by_its_place_in_the_list(stack: Stack, customers: list[str]) -> None:
+    """make run: "show my orders" → "the second one" → "Sorry, I'm not sure I understood that"."""
+    with stack.sessions() as session:
+        counts: dict[str, int] = {}
+        for customer_id in session.scalars(select(Order.customer_id).where(Order.customer_id.in_(customers[37:]))):
+            counts[customer_id] = counts.get(customer_id, 0) + 1
+        customer_id = next(c for c, n in sorted(counts.items()) if n >= 2)
+    chat = Chat(stack, customer_id)
+    listed = chat.messages("show my orders")
+    second = listed[-1]["buttons"][1]["title"].removeprefix("Status of ")
+    reply = chat.say("the second one")
+    assert reply.startswith(f"Order {second} (") and "not sure I understood" not in reply
+
+
+def test_a_yes_after_an_unplaced_question_about_the_change_asks_it_again(stack: Stack, customers: list[str]) -> None:
+    """make run: "switch me to business" → "how much is that?" → "Sorry, I'm not sure I understood
+    that" → "ok do it" → "I'm not sure what that's a yes to"."""
+    chat = Chat(stack, customers[38])
+    before = chat.account()
+    assert "to Business" in chat.say("switch me to the business plan")
+    chat.say("how much is that?")
+    again = chat.say("ok do it")
+    assert "Switch from" in again and "to Business" in again and "what that's a yes to" not in again
+    assert chat.account() == before  # asked again, not done
+    chat.say("yes")
+    assert chat.account().plan == "business"
