@@ -23,6 +23,7 @@ from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.follow_up import with_topic
 from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask, last_bot_turn
+from actions.resume import ask_again
 from actions.wording import render
 from supportbot.feedback.redaction import default_redactor, redact_patterns
 from supportbot.helpcentre import service
@@ -117,7 +118,9 @@ class ActionAnswerHelp(StoreAction):
             )
             return []
         if fallback and reply.kind != "answer":
-            return fallback_reply(dispatcher, fallback)
+            # "how much is that?" right after "Switch to Business …?": the change with its terms again
+            terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_again")
+            return terms if terms is not None else fallback_reply(dispatcher, fallback)
         if reply.kind == "answer" and reply.text in last_bot_texts(tracker):
             # "how long does that take?" after the export steps found the same passage again:
             # the article says no more, and sending it twice would look like an answer.

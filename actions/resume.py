@@ -109,35 +109,46 @@ class ActionAffirmNothingPending(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        data = _remembered(tracker.get_slot(INTERRUPTED_SLOT))
-        old = session.get(AccountChangeRequest, int(data["request_id"])) if data else None
-        if (
-            data is None
-            or old is None
-            or ctx.customer_id is None
-            or old.customer_id != ctx.customer_id
-            or old.conversation_id != ctx.conversation.conversation_id
-        ):
+        again = ask_again(session, ctx, dispatcher, tracker, lead="utter_ask_again")
+        if again is None:
             dispatcher.utter_message(response="utter_nothing_pending")
             return [SlotSet(INTERRUPTED_SLOT, None)]
-        request = request_change(
-            session=session,
-            customer_id=ctx.customer_id,
-            conversation=ctx.conversation,
-            kind=old.kind,
-            parameters=json.loads(old.parameters or "{}"),
-            prompt=old.prompt,
-        )
-        dispatcher.utter_message(response="utter_ask_again")
-        return [
-            SlotSet(INTERRUPTED_SLOT, None),
-            *ask(
-                dispatcher,
-                text=str(data["text"]),
-                buttons=[with_request(b, request.id) for b in data["buttons"]],
-                question=Question("change", request.id, dict(data["context"])),
-            ),
-        ]
+        return again
 
     def failure_events(self, tracker: Tracker) -> Events:
         return [SlotSet(INTERRUPTED_SLOT, None)]
+
+
+def ask_again(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker, *, lead: str
+) -> Events | None:
+    """The interrupted account change asked once more, after ``lead``, as a new recorded request;
+    None when none is remembered (or it is not this customer's, in this conversation)."""
+    data = _remembered(tracker.get_slot(INTERRUPTED_SLOT))
+    old = session.get(AccountChangeRequest, int(data["request_id"])) if data else None
+    if (
+        data is None
+        or old is None
+        or ctx.customer_id is None
+        or old.customer_id != ctx.customer_id
+        or old.conversation_id != ctx.conversation.conversation_id
+    ):
+        return None
+    request = request_change(
+        session=session,
+        customer_id=ctx.customer_id,
+        conversation=ctx.conversation,
+        kind=old.kind,
+        parameters=json.loads(old.parameters or "{}"),
+        prompt=old.prompt,
+    )
+    dispatcher.utter_message(response=lead)
+    return [
+        SlotSet(INTERRUPTED_SLOT, None),
+        *ask(
+            dispatcher,
+            text=str(data["text"]),
+            buttons=[with_request(b, request.id) for b in data["buttons"]],
+            question=Question("change", request.id, dict(data["context"])),
+        ),
+    ]

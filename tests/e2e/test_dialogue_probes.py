@@ -134,15 +134,21 @@ def test_an_order_is_chosen_by_its_place_in_the_list(stack: Stack, customers: li
     assert reply.startswith(f"Order {second} (") and "not sure I understood" not in reply
 
 
-def test_a_yes_after_an_unplaced_question_about_the_change_asks_it_again(stack: Stack, customers: list[str]) -> None:
+def test_an_unplaced_question_about_a_pending_change_shows_its_terms_again(stack: Stack, customers: list[str]) -> None:
     """make run: "switch me to business" → "how much is that?" → "Sorry, I'm not sure I understood
-    that" → "ok do it" → "I'm not sure what that's a yes to"."""
+    that" (the change forgotten) → "ok do it" → "I'm not sure what that's a yes to"."""
     chat = Chat(stack, customers[38])
     before = chat.account()
     assert "to Business" in chat.say("switch me to the business plan")
-    chat.say("how much is that?")
-    again = chat.say("ok do it")
-    assert "Switch from" in again and "to Business" in again and "what that's a yes to" not in again
-    assert chat.account() == before  # asked again, not done
-    chat.say("yes")
+    terms = chat.say("how much is that?")  # not understood: the change and its price, asked again
+    assert "Here's the change I asked you about" in terms and "you'd pay $" in terms and "to Business" in terms
+    assert chat.account() == before
+    chat.say("ok do it")
     assert chat.account().plan == "business"
+
+    other = Chat(stack, customers[39])
+    assert "to Business" in other.say("switch me to the business plan")
+    assert "points" in other.say("how many points do I have?")  # a question about something else
+    again = other.say("ok do it")
+    assert "Switch from" in again and "what that's a yes to" not in again
+    assert other.account().plan != "business"  # asked again, not done
