@@ -31,6 +31,8 @@ from supportbot.helpcentre.answers import HANDOFF_PAYLOAD, HelpReply
 from supportbot.helpcentre.config import get_helpcentre_settings
 from supportbot.helpcentre.gaps import record_answer
 from supportbot.helpcentre.index import HelpIndexError
+from supportbot.language import NAMES as LANGUAGE_NAMES
+from supportbot.language import ONLY_ENGLISH, foreign_language
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +42,16 @@ UNAVAILABLE = (
 NO_QUESTION = "What would you like to know? Ask me in your own words, for example \u201chow do I export my notes?\u201d"
 
 
+NOT_ENGLISH = (
+    "Sorry, I can only chat in English for now, and that looked like {language}. "
+    "Shall I pass you to a person from our support team?"
+)
+
 LINK_CHANNELS = frozenset({"socketio"})
 """Channels whose client shows a link button (the widget, ``bot/channels/link_buttons.py``);
 elsewhere the article's URL in the text is the link."""
 OPEN_ARTICLE = "Open the article"
-FALLBACK_RESPONSES = {"nlu_fallback": "utter_default", "out_of_scope": "utter_out_of_scope"}
+FALLBACK_RESPONSES = {"nlu_fallback": "utter_default", "out_of_scope": "utter_out_of_scope", "inform": "utter_default"}
 """Messages the classifier did not place (or placed outside the assistant's scope) come here
 first (data/rules/general.yml): answered when the help centre is sure, otherwise the usual
 reply for that intent, not the help centre's "not sure" (a typo or "tell me a joke" is no
@@ -59,6 +66,16 @@ def fallback_reply(dispatcher: CollectingDispatcher, response: str) -> Events:
         return []
     offer = Question("offer_person", context={"reason": "asked something outside what the assistant does"})
     return [SlotSet(PENDING_SLOT, offer.to_slot()), SlotSet(ANSWER_SLOT, None)]
+
+
+def not_english(dispatcher: CollectingDispatcher, language: str) -> Events:
+    """ "Necesito ayuda con mi pedido": said plainly (in that language where we have the sentence)
+    that the assistant speaks English, with a person offered as a question a "yes" answers."""
+    native = ONLY_ENGLISH.get(language)
+    text = NOT_ENGLISH.format(language=LANGUAGE_NAMES[language])
+    offer = Question("offer_person", context={"reason": f"wrote in {LANGUAGE_NAMES[language]}"})
+    buttons = [{"title": "Talk to a person", "payload": HANDOFF_PAYLOAD}]
+    return ask(dispatcher, text=f"{native}\n{text}" if native else text, buttons=buttons, question=offer)
 
 
 def last_bot_texts(tracker: Tracker) -> set[str]:
@@ -120,7 +137,11 @@ class ActionAnswerHelp(StoreAction):
         if fallback and reply.kind != "answer":
             # "how much is that?" right after "Switch to Business …?": the change with its terms again
             terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_again")
-            return terms if terms is not None else fallback_reply(dispatcher, fallback)
+            if terms is not None:
+                return terms
+            if (language := foreign_language(question)) is not None:
+                return not_english(dispatcher, language)
+            return fallback_reply(dispatcher, fallback)
         if reply.kind == "answer" and reply.text in last_bot_texts(tracker):
             # "how long does that take?" after the export steps found the same passage again:
             # the article says no more, and sending it twice would look like an answer.

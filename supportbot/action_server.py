@@ -81,6 +81,12 @@ def warm_up_models() -> None:
         logger.info("help-centre index and embedding model loaded in %.1f s", time.monotonic() - started)
     except Exception:  # the first help question loads it again and tells the customer if it cannot
         logger.exception("could not load the help-centre index at start-up")
+    from supportbot.language import warm_up as warm_up_language
+
+    try:
+        warm_up_language()
+    except Exception:  # the first message in another language loads it again
+        logger.exception("could not load the language identifier at start-up")
 
 
 def authorised(header: str, token: str) -> bool:

@@ -152,3 +152,16 @@ def test_an_unplaced_question_about_a_pending_change_shows_its_terms_again(stack
     again = other.say("ok do it")
     assert "Switch from" in again and "what that's a yes to" not in again
     assert other.account().plan != "business"  # asked again, not done
+
+
+def test_a_message_in_another_language_is_told_plainly_and_offered_a_person(stack: Stack, customers: list[str]) -> None:
+    """make run: "necesito ayuda con mi pedido" → "Sorry, I'm not sure I understood that. Could you
+    rephrase it?", which a Spanish speaker cannot act on."""
+    visitor = f"anon{uuid.uuid4().hex[:8]}"
+    reply = texts(stack.say(visitor, "necesito ayuda con mi pedido"))
+    assert "solo puedo ayudarte en inglés" in reply and "looked like Spanish" in reply
+    assert "not sure I understood" not in reply
+    chat = Chat(stack, customers[40])
+    chat.say("wo ist meine bestellung")
+    assert "support team" in chat.say("yes")
+    assert chat.account().interactions[-1] == "handoff"
