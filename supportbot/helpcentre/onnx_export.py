@@ -8,7 +8,8 @@ sequence axes dynamic); mean pooling and L2 normalisation stay in numpy
 export uses torch's own exporter (TorchScript-based, ``dynamo=False``: it needs only ``onnx``);
 ``--int8`` then runs ONNX Runtime's ``quantize_dynamic`` (int8 weights per channel, activations
 quantised per call; ``--fp32-ffn-layers`` keeps some feed-forward outputs in fp32). The file's
-metadata records the source model, so the encoder can refuse a file exported from another model. Needs torch (the app env) and ``onnx`` / ``onnxruntime``.
+metadata records the source model, so the encoder can refuse a file exported from another model.
+Needs torch (the app env) and ``onnx`` / ``onnxruntime``.
 """
 
 from __future__ import annotations
