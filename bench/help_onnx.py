@@ -14,9 +14,9 @@ hits@1 and MRR, so the figures are those of the timed code path.
 Variants (exported into ``$SUPPORTBOT_BENCH_CACHE/onnx``): fp32; int8 per tensor and per channel
 (``supportbot.helpcentre.onnx_export.quantise``: weights of constant MatMuls only); and int8 per
 channel with the feed-forward output MatMul of some encoder layers kept in fp32. Which layers is
-chosen off StackFAQ, label-free: each layer alone is kept in fp32 and ranked by the mean cosine of
-the int8 question vectors to fp32's over the demo help centre's non-test questions
-(``bench.help_cascade.demo_questions``); the top 2 and the top 4 are both reported. One ONNX Runtime
+chosen off StackFAQ, label-free: the layers whose feed-forward output's input has the widest range
+(what one dynamic int8 scale must cover) over the demo help centre's non-test questions
+(``bench.help_cascade.demo_questions``, torch fp32); the widest 2 and the widest 4 are both reported. One ONNX Runtime
 thread unless marked; two threads and basic graph optimisation are timed on every 4th question.
 
 The cascade is ``bench.help_cascade``'s (MiniLM's fused margin gates mpnet, which re-orders MiniLM's
@@ -53,7 +53,7 @@ from bench.help_cascade import (
 )
 from bench.help_metrics import rank_metrics
 from bench.help_stackfaq import load_stackfaq, stackfaq_file
-from supportbot.feedback.embedding import SentenceTransformerEmbedder
+from supportbot.feedback.embedding import SentenceTransformerEmbedder, resolve_model_path
 from supportbot.helpcentre.articles import Article
 from supportbot.helpcentre.config import get_helpcentre_settings
 from supportbot.helpcentre.index import HelpIndex
@@ -79,23 +79,37 @@ def onnx_file(model: str, **variant: Any) -> Path:
     return path
 
 
-def rank_ffn_layers(model: str, layers: int) -> list[tuple[int, float]]:
-    """Each layer's feed-forward output alone in fp32: mean cosine of int8 to fp32 question vectors
-    over the demo help centre's questions (no StackFAQ, no labels), best first."""
+def rank_ffn_layers(model: str) -> list[tuple[int, float]]:
+    """Encoder layers by the range of their feed-forward output's input (after GELU), widest first.
+
+    Dynamic int8 quantises that input with one scale per call, (max - min) / 255, so the widest
+    ranges lose the most. Measured in torch fp32 over the demo help centre's questions (no
+    StackFAQ, no labels): the mean over questions of each layer's range over the real tokens."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     texts = [q for qs in demo_questions().values() for q in qs]
-    cache = CACHE / "onnx" / f"ranking-{hashlib.sha256(chr(10).join([model, *texts]).encode()).hexdigest()[:16]}.json"
-    if cache.exists():
-        return [(int(layer), float(value)) for layer, value in json.loads(cache.read_text())]
-    reference = OnnxEmbedder(model=model, onnx_path=onnx_file(model)).encode(texts)
-    gains = []
-    for layer in range(layers):
-        path = onnx_file(model, int8=True, fp32_ffn_layers=(layer,))
-        vectors = np.vstack([OnnxEmbedder(model=model, onnx_path=path).encode([t])[0] for t in texts])
-        gains.append((layer, round(float(np.mean(np.sum(vectors * reference, axis=1))), 4)))
-        path.unlink()
-    ranking = sorted(gains, key=lambda g: -g[1])
-    cache.write_text(json.dumps(ranking))
-    return ranking
+    st: Any = SentenceTransformer(resolve_model_path(model), device="cpu")
+    layers: Any = st[0].auto_model.encoder.layer
+    ranges: dict[int, list[float]] = {i: [] for i in range(len(layers))}
+    mask: list[Any] = []
+
+    def hook(layer: int) -> Callable[..., None]:
+        def record(_module: Any, inputs: tuple[Any, ...]) -> None:
+            real = inputs[0][0][mask[0][0].bool()]
+            ranges[layer].append(float(real.max() - real.min()))
+
+        return record
+
+    handles = [layer.output.dense.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
+    with torch.no_grad():
+        for text in texts:
+            tokens = st.tokenize([text])
+            mask[:] = [tokens["attention_mask"]]
+            st(tokens)
+    for handle in handles:
+        handle.remove()
+    return sorted(((i, round(float(np.mean(r)), 1)) for i, r in ranges.items()), key=lambda g: -g[1])
 
 
 @dataclass
@@ -221,7 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--limit", type=int, help="only the first N queries (a quick check of the script)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "help_onnx.json")
+    parser.add_argument("--blas-threads", type=int, help="limit numpy's BLAS to N threads (threadpoolctl)")
+    parser.add_argument("--few", action="store_true", help="only fp32 and int8 per channel, no timing-only rows")
     args = parser.parse_args(argv)
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
     import onnxruntime
     import torch
 
@@ -232,16 +252,17 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "onnxruntime": onnxruntime.__version__,
         "torch": torch.__version__,
+        "blas_threads": args.blas_threads or "numpy's default",
     }
-    models = {"MiniLM": (args.minilm, 6), "mpnet": (args.mpnet, 12)}
-    data = load_data([m for m, _ in models.values()], args.limit)
-    ranking = {name: rank_ffn_layers(model, n) for name, (model, n) in models.items()}
+    models = {"MiniLM": args.minilm, "mpnet": args.mpnet}
+    data = load_data(list(models.values()), args.limit)
+    ranking = {name: rank_ffn_layers(model) for name, model in models.items()}
     meta["ffn_layer_ranking"] = ranking
     results: dict[str, Any] = {"meta": meta, "alone": {}, "timing": {}}
     embedders: dict[str, tuple[str, OnnxEmbedder]] = {}
-    for name, (model, _) in models.items():
+    for name, model in models.items():
         top = [layer for layer, _ in ranking[name]]
-        variants = {
+        variants: dict[str, dict[str, Any]] = {
             "fp32": {},
             "int8 per tensor": {"int8": True, "per_channel": False},
             "int8 per channel": {"int8": True},
@@ -254,12 +275,14 @@ def main(argv: list[str] | None = None) -> int:
                 "fp32_ffn_layers": tuple(sorted(top[:4])),
             },
         }
+        if args.few:
+            variants = {k: v for k, v in variants.items() if k in ("fp32", "int8 per channel")}
         for label, variant in variants.items():
             path = onnx_file(model, **variant)
             embedders[f"{name} {label}"] = (model, OnnxEmbedder(model=model, onnx_path=path))
             results["alone"][f"{name} {label}"] = run_alone(data, model, embedders[f"{name} {label}"][1])
             print(f"{name} {label}: {summary(results['alone'][f'{name} {label}'])}", flush=True)
-            if label == "fp32" or label.endswith(f"{sorted(top[:4])}"):
+            if not args.few and (label == "fp32" or label.endswith(f"{sorted(top[:4])}")):
                 for extra, kwargs in (("2 threads", {"threads": 2}), ("basic graph optimisation", {"optimise": False})):
                     results["timing"][f"{name} {label}, {extra}"] = timing_only(
                         data, model, OnnxEmbedder(model=model, onnx_path=path, **kwargs)
@@ -267,25 +290,27 @@ def main(argv: list[str] | None = None) -> int:
     gate = calibration(embedders["MiniLM fp32"][1], args.budget)
     results["gate"] = gate
     results["cascade"] = {}
-    for second in (
-        f"mpnet {label}"
-        for label in ("fp32", f"int8, fp32 FFN out in layers {sorted(ranking['mpnet'][i][0] for i in range(4))}")
-    ):
-        scores = tuple({p: results["alone"][n][p]["scores"] for p, _ in PROTOCOLS} for n in ("MiniLM fp32", second))
+    widest4 = f"mpnet int8, fp32 FFN out in layers {sorted(layer for layer, _ in ranking['mpnet'][:4])}"
+    for second in ("mpnet fp32", "mpnet int8 per channel", widest4):
+        if second not in embedders:
+            continue
+        first_scores, second_scores = (
+            {p: results["alone"][n][p]["scores"] for p, _ in PROTOCOLS} for n in ("MiniLM fp32", second)
+        )
         results["cascade"][f"MiniLM fp32 → {second}"] = cascade(
             data,
             embedders["MiniLM fp32"],
             embedders[second],
-            scores,
+            (first_scores, second_scores),
             gate["threshold"],
             args.budget,
-            args.k,  # type: ignore[arg-type]
+            args.k,
         )
     meta["load_end"] = round(os.getloadavg()[0], 1)
     for row in results["alone"].values():
         for protocol, _ in PROTOCOLS:
             row[protocol].pop("scores")
-    print(json.dumps(results, indent=1))
+    print(report(results))
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     return 0
@@ -298,6 +323,56 @@ def summary(row: dict[str, Any]) -> str:
         f" cos {row['cosine_to_torch']}"
         f" cpu p50/p95 {w['latency']['cpu_p50']}/{w['latency']['cpu_p95']} wall p95 {w['latency']['wall_p95']}"
     )
+
+
+def report(results: dict[str, Any]) -> str:
+    """The Markdown tables of docs/BENCHMARKS.md ("ONNX Runtime as the question encoder")."""
+    meta = results["meta"]
+    lines = [
+        f"Run {meta['date']} on {meta['machine']}, load average {meta['load_start']} at start, {meta['load_end']} "
+        f"at end; onnxruntime {meta['onnxruntime']}, torch {meta['torch']} (index vectors); BLAS threads "
+        f"{meta.get('blas_threads', 'default')}. FFN layer ranking "
+        f"(range of the FFN output's input on the demo questions): {meta['ffn_layer_ranking']}.",
+        "",
+        "| question encoder (ONNX Runtime, 1 thread) | cosine to torch min / mean | whole thread hits@1 (MRR)"
+        " | body only hits@1 (MRR) | CPU ms p50 / p95 / p99 | process CPU p95 | wall ms p50 / p95 / p99"
+        " | body-only pass: CPU p95, wall p95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in results["alone"].items():
+        w, b = row["whole thread"], row["body only"]
+        lines.append(
+            f"| {name} | {row['cosine_to_torch']['min']:.4f} / {row['cosine_to_torch']['mean']:.4f} "
+            f"| {w['hits_at_1']:.3f} ({w['mrr']:.3f}) | {b['hits_at_1']:.3f} ({b['mrr']:.3f}) "
+            f"| {latency_cells(w['latency'], 'cpu')} | {w['latency']['process_p95']} "
+            f"| {latency_cells(w['latency'], 'wall')} | {b['latency']['cpu_p95']}, {b['latency']['wall_p95']} |"
+        )
+    lines += ["", "| timing only (whole thread, every 4th question) | n | thread CPU ms | process CPU ms | wall ms |"]
+    lines += ["|---|---|---|---|---|"]
+    for name, lat in results["timing"].items():
+        cells = " | ".join(latency_cells(lat, kind) for kind in ("cpu", "process", "wall"))
+        lines.append(f"| {name} | {lat['n']} | {cells} |")
+    gate = results["gate"]
+    lines += [
+        "",
+        f"Cascade gate: threshold {gate['threshold']:.3f} (the budget quantile of the first stage's margins over "
+        f"{gate['questions']} demo questions).",
+        "",
+        "| cascade | protocol, gate | hits@1 (MRR) | escalated | timed hits@1 | CPU ms p50 / p95 / p99 | wall ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, rows in results["cascade"].items():
+        for key, row in rows.items():
+            lat = row["latency"]
+            lines.append(
+                f"| {name} | {key} | {row['hits_at_1']:.3f} ({row['mrr']:.3f}) | {row['escalated']:.1%} "
+                f"| {lat['hits_at_1_of_timed_run']:.3f} | {latency_cells(lat, 'cpu')} | {latency_cells(lat, 'wall')} |"
+            )
+    return "\n".join(lines)
+
+
+def latency_cells(lat: dict[str, float], kind: str) -> str:
+    return " / ".join(str(lat[f"{kind}_p{q}"]) for q in (50, 95, 99))
 
 
 if __name__ == "__main__":

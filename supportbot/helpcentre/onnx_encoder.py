@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from supportbot.feedback.embedding import resolve_model_path
+from supportbot.helpcentre.index import IndexMismatchError
 from supportbot.helpcentre.onnx_export import SOURCE_KEY, VARIANT_KEY
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 
-class OnnxModelMismatchError(ValueError):
-    """The ONNX file was exported from another sentence model than the one asked for."""
+class OnnxModelMismatchError(IndexMismatchError):
+    """The ONNX file was exported from another sentence model than the one asked for (or is missing)."""
 
 
 class OnnxEmbedder:
@@ -61,12 +62,15 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         level = ort.GraphOptimizationLevel
         options.graph_optimization_level = level.ORT_ENABLE_ALL if self.optimise else level.ORT_ENABLE_BASIC
+        again = f"python -m supportbot.helpcentre.onnx_export --model {self.name} --out {self.onnx_path} --int8"
+        if not self.onnx_path.is_file():
+            raise OnnxModelMismatchError(f"no ONNX question encoder at {self.onnx_path}: export it ({again})")
         session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         meta = session.get_modelmeta().custom_metadata_map
         if meta.get(SOURCE_KEY) != self.name:
             raise OnnxModelMismatchError(
-                f"{self.onnx_path} was exported from {meta.get(SOURCE_KEY)!r}, not {self.name!r}: export it again "
-                f"(python -m supportbot.helpcentre.onnx_export --model {self.name} --out {self.onnx_path})"
+                f"{self.onnx_path} was exported from {meta.get(SOURCE_KEY)!r}, not {self.name!r}: the question "
+                f"vectors would not match the index; export it again ({again})"
             )
         folder = Path(resolve_model_path(self.name))
         self.variant = meta.get(VARIANT_KEY, "")
