@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 def question_embedder(settings: HelpCentreSettings) -> Embedder:
     """The question encoder the settings name; both carry the model's name, which the index must match."""
     if settings.question_encoder == "onnx":
+        from threadpoolctl import threadpool_limits
+
         from supportbot.helpcentre.onnx_encoder import OnnxEmbedder
+
+        # numpy's OpenBLAS scores a 768-wide index on two threads whose spinning doubles the CPU of a
+        # question and lengthens its wall time on a busy machine (docs/BENCHMARKS.md, "ONNX Runtime").
+        threadpool_limits(settings.torch_threads, user_api="blas")
 
         return OnnxEmbedder(
             model=settings.embedding_model, onnx_path=settings.question_onnx_path, threads=settings.torch_threads
