@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +35,13 @@ class HelpCentreSettings(BaseSettings):
     small help centre than in the 45-article one the dev set measured it on (docs/BENCHMARKS.md)."""
     torch_threads: int = 1
     """Threads for encoding one question: one is as fast for a short text and leaves the other core free."""
+    question_encoder: Literal["torch", "onnx"] = "torch"
+    """What encodes the customer's question: ``torch`` (sentence-transformers, as the index) or ``onnx``
+    (ONNX Runtime on ``question_onnx_path``, exported from the same ``embedding_model`` by
+    ``python -m supportbot.helpcentre.onnx_export``; the index stays built by sentence-transformers).
+    docs/BENCHMARKS.md, "ONNX Runtime as the question encoder", has the figures."""
+    question_onnx_path: Path = PROJECT_ROOT / "var" / "helpcentre" / "question-encoder.onnx"
+    """The exported question encoder read when ``question_encoder`` is ``onnx``."""
     gap_group_similarity: float = 0.6
     """Content gaps whose question embeddings are at least this similar are shown as one group."""
     gap_followup_minutes: int = 60
