@@ -20,6 +20,7 @@ from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.feedback import RESET_FEEDBACK_TEXT, SKIPPED, channel_of, utc_now
+from actions.follow_up_offer import feedback_given
 from supportbot.feedback.redaction import default_redactor
 from supportbot.feedback.store import (
     RatingKind,
@@ -176,12 +177,20 @@ class ActionSubmitFollowUpOffer(StoreAction):
     ) -> Events:
         wants = tracker.get_slot("wants_follow_up")
         feedback_id = _feedback_id(tracker)
+        question = "better"
         if wants and feedback_id is not None and ctx.customer_id is not None:
             open_follow_up(session=session, feedback_id=feedback_id, reason="detractor asked for a follow-up")
             dispatcher.utter_message(response="utter_follow_up_promised")
-            return [SlotSet("wants_follow_up", None), *ask_open_question("details")]
-        dispatcher.utter_message(response="utter_follow_up_declined")
-        return [SlotSet("wants_follow_up", None), *ask_open_question("better")]
+            question = "details"
+        else:
+            dispatcher.utter_message(response="utter_follow_up_declined")
+        if held := feedback_given(tracker):
+            # The complaint came with (or instead of) the yes/no (actions.follow_up_offer): it is
+            # the open answer already, recorded now rather than asked for again.
+            prompted_by = str(tracker.get_slot("feedback_prompt") or "resolution")
+            recorded = record_feedback_text(session, ctx, dispatcher, text=str(held), prompted_by=prompted_by)
+            return [SlotSet("wants_follow_up", None), *recorded]
+        return [SlotSet("wants_follow_up", None), *ask_open_question(question)]
 
 
 class ActionSubmitProgrammeInvite(StoreAction):
@@ -203,6 +212,23 @@ class ActionSubmitProgrammeInvite(StoreAction):
             )
         dispatcher.utter_message(response="utter_programme_joined" if joins else "utter_programme_declined")
         return [SlotSet("joins_programme", None)]
+
+
+def record_feedback_text(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, *, text: str, prompted_by: str
+) -> Events:
+    """Store the open feedback, redacted, and thank the customer."""
+    record_text(
+        session=session,
+        conversation_id=ctx.conversation.conversation_id,
+        channel=channel_of(ctx),
+        text=text,
+        prompted_by=prompted_by,
+        redactor=default_redactor(),
+        customer_id=ctx.customer_id,
+    )
+    dispatcher.utter_message(response="utter_feedback_thanks")
+    return RESET_FEEDBACK_TEXT
 
 
 class ActionSubmitFeedback(StoreAction):
@@ -227,17 +253,7 @@ class ActionSubmitFeedback(StoreAction):
             prompted_by = "volunteered"
         else:
             prompted_by = str(tracker.get_slot("feedback_prompt") or "resolution")
-        record_text(
-            session=session,
-            conversation_id=ctx.conversation.conversation_id,
-            channel=channel_of(ctx),
-            text=text,
-            prompted_by=prompted_by,
-            redactor=default_redactor(),
-            customer_id=ctx.customer_id,
-        )
-        dispatcher.utter_message(response="utter_feedback_thanks")
-        return RESET_FEEDBACK_TEXT
+        return record_feedback_text(session, ctx, dispatcher, text=text, prompted_by=prompted_by)
 
     def failure_events(self, tracker: Tracker) -> Events:
         return RESET_FEEDBACK_TEXT

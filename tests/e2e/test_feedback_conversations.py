@@ -29,7 +29,7 @@ def new_sender() -> str:
 def customers(stack: Stack) -> list[str]:
     """Customers near the end of the list, away from the ones other e2e tests change
     (the first few, and the very last, which the outreach test takes)."""
-    return customers_with_active_plan(stack, 12)[-10:-4]
+    return customers_with_active_plan(stack, 12)[-10:-3]
 
 
 class Chat:
@@ -110,6 +110,33 @@ def test_a_detractor_is_offered_a_person_and_the_follow_up_is_recorded(stack: St
     with stack.sessions() as session:
         follow_up = session.scalars(select(FeedbackFollowUp).where(FeedbackFollowUp.feedback_id == rating.id)).one()
     assert follow_up.status == "open" and follow_up.customer_id == customer_id
+
+
+def test_a_complaint_given_instead_of_a_yes_or_no_is_kept_as_the_feedback(stack: Stack, customers: list[str]) -> None:
+    """make run: "Would you like someone from our team to get in touch?" → "the bot kept
+    misunderstanding me" → "Understood. What could we do better?": the complaint was dropped."""
+    chat = Chat(stack, customers[6])
+    chat.say("what's my plan")
+    assert CSAT_QUESTION in chat.say("thanks")
+    assert "get in touch" in chat.say("2")
+    noted = chat.say("the bot kept misunderstanding me")
+    assert "noted that" in noted and "get in touch" in noted  # asked again: it was no answer to it
+    done = chat.say("no")
+    assert "passed it on" in done and "What could we do better?" not in done
+    rating, text = chat.feedback()
+    assert (rating.kind, rating.rating) == ("csat", 2)
+    assert text.kind == "text" and text.text_redacted == "the bot kept misunderstanding me"
+
+    again = Chat(stack, customers[6])  # a yes and the complaint in one message
+    again.say("show my recent orders")
+    assert CSAT_QUESTION in again.say("ok thanks")
+    again.say("1")
+    reply = again.say("yes, the parcel came two weeks late")
+    assert "within one business day" in reply and "passed it on" in reply and "what went wrong" not in reply
+    rating, text = again.feedback()
+    assert text.text_redacted == "the parcel came two weeks late"
+    with stack.sessions() as session:
+        assert session.scalars(select(FeedbackFollowUp).where(FeedbackFollowUp.feedback_id == rating.id)).one()
 
 
 def test_a_vague_answer_gets_one_follow_up_question(stack: Stack, customers: list[str]) -> None:

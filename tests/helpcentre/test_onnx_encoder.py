@@ -1,7 +1,5 @@
-"""The ONNX Runtime question encoder against torch, with the REAL MiniLM exported by our own exporter.
-
-Runs only where ``onnxruntime`` and ``onnx`` import (they are not in the app env yet: the module
-is skipped there, and runs in a venv that adds them, docs/BENCHMARKS.md "ONNX Runtime")."""
+"""The ONNX Runtime question encoder against torch, with the REAL MiniLM exported by our own exporter
+(``onnxruntime`` and ``onnx`` are in the app env, requirements/app.in)."""
 
 from __future__ import annotations
 
@@ -9,9 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
 
 from supportbot.feedback.embedding import SentenceTransformerEmbedder
 from supportbot.helpcentre.index import HelpIndexError, load_index
