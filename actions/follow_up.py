@@ -8,6 +8,8 @@ was about one thing (an order, the plan, the points, a help article), the pronou
 that thing and the help centre is asked again. Only when the first reading was not sure, and
 only the help centre's own threshold decides whether the second one is answered. In the middle
 of a form the thing is what the form asks for ("why do you need that?" while asked for a birthday).
+A short reply with no pronoun right after an article ("I'm a student" after "Can I get a
+discount?") is asked again with the article's title beside it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ TOPIC_OF_ACTION = {
 }
 """What the assistant's last answer was about, by the action that gave it."""
 MAX_WORDS = 10
+MAX_SITUATION_WORDS = 6
 _PRONOUN = re.compile(r"\b(it|that|this|them|those|these)\b", re.IGNORECASE)
 _ARTICLE = re.compile(r"More in \u201c(?P<title>[^\u201d]+)\u201d")
 _IGNORED = frozenset({"action_listen", "action_validate_slot_mappings", "action_session_start"})
@@ -71,9 +74,14 @@ def form_topic(tracker: Tracker) -> str | None:
 def with_topic(question: str, tracker: Tracker) -> str | None:
     """``question`` with its pronoun replaced by the form's or the last topic, or None when it has
     none to replace."""
-    if len(question.split()) > MAX_WORDS or not _PRONOUN.search(question):
+    if len(question.split()) > MAX_WORDS:
         return None
     topic = form_topic(tracker) or last_topic(tracker)
     if topic is None:
         return None
-    return _PRONOUN.sub(topic, question, count=1)
+    if _PRONOUN.search(question):
+        return _PRONOUN.sub(topic, question, count=1)
+    if topic.startswith("“") and len(question.split()) <= MAX_SITUATION_WORDS:
+        # "I'm a student" right after "Can I get a discount?": the customer's situation, in that article's terms
+        return f"{question}: {topic}"
+    return None

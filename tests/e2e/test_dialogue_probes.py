@@ -165,3 +165,12 @@ def test_a_message_in_another_language_is_told_plainly_and_offered_a_person(stac
     chat.say("wo ist meine bestellung")
     assert "support team" in chat.say("yes")
     assert chat.account().interactions[-1] == "handoff"
+
+
+def test_a_short_situation_after_an_article_is_read_in_its_terms(stack: Stack, customers: list[str]) -> None:
+    """make run: "can i get a discount" → the ways to pay less → "I'm a student" → "Sorry, I'm not
+    sure I understood that"."""
+    visitor = f"anon{uuid.uuid4().hex[:8]}"
+    assert "help/articles/discounts-and-offers" in texts(stack.say(visitor, "can i get a discount"))
+    reply = texts(stack.say(visitor, "I'm a student"))
+    assert "help/articles/student-discount" in reply and "not sure I understood" not in reply

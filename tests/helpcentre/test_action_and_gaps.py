@@ -263,7 +263,7 @@ async def test_the_same_passage_twice_in_a_row_is_not_sent_again(
     [message] = dispatcher.messages
     if message["text"] == first[0]["text"]:
         pytest.fail("the passage just sent was sent again")
-    assert "says no more about that" in message["text"] and "/help/articles/export-notes" in message["text"]
+    assert "it says no more than that" in message["text"] and "/help/articles/export-notes" in message["text"]
     assert [b["payload"] for b in message["buttons"]] == ["/human_handoff", "/deny"]
     assert '"kind": "offer_person"' in {e["name"]: e["value"] for e in events}["pending_question"]
     with store() as session:
