@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
 from actions.follow_up import with_topic
+from actions.form_flow import is_question
 from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask, last_bot_turn
+from actions.report_detail import add_detail
 from actions.resume import ask_again
 from actions.wording import render
 from supportbot.feedback.redaction import default_redactor, redact_patterns
@@ -117,6 +119,9 @@ class ActionAnswerHelp(StoreAction):
                 return fallback_reply(dispatcher, fallback)
             dispatcher.utter_message(text=NO_QUESTION)
             return []
+        if not is_question(question) and (added := add_detail(session, ctx, dispatcher, tracker, question)):
+            # "they don't ring on my phone" right after "my reminders aren't working" → P-00024
+            return added
         try:
             reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
             if reply.kind != "answer" and (follow_up := with_topic(question, tracker)) is not None:

@@ -33,11 +33,12 @@ from actions.context import ActionContext
 from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
 from actions.help_quotes import QuotesHelpCentre
 from actions.profile import ActionGreet
-from actions.questions import PENDING_SLOT, Question, ask, latest_intent, latest_text, set_in_last_turn
+from actions.questions import Question, ask, latest_intent, latest_text
+from actions.report_detail import add_detail, ask_about_report
 from actions.wording import render
 from supportbot.form_replies import problem_description
 from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait, withdraw
-from supportbot.services.support import add_to_problem_report, open_handoff, report_problem, request_handoff
+from supportbot.services.support import open_handoff, report_problem, request_handoff
 from supportbot.services.support_hours import SupportHours, describe_opening, is_open, next_opening
 from supportbot.store.models import utcnow
 from supportbot.store.repo import Profile, get_profile
@@ -137,18 +138,6 @@ class ActionHandoffWaiting(StoreAction):
         wait = describe_wait(expected_wait(session=session, conversation_id=ctx.conversation.conversation_id))
         dispatcher.utter_message(response="utter_handoff_still_waiting", wait=wait)
         return []
-
-
-def report_just_filed(tracker: Tracker) -> int | None:
-    """The problem report the assistant filed in its last turn (its "talk to a person?" question
-    names it), which the customer's next message may add detail to."""
-    question = Question.from_slot(set_in_last_turn(tracker, PENDING_SLOT))
-    if question is None or question.kind != "offer_person" or "ticket" not in question.context:
-        return None
-    try:
-        return int(question.context["ticket"])
-    except (TypeError, ValueError):
-        return None
 
 
 class ActionHandoffWithdraw(StoreAction):
@@ -259,21 +248,13 @@ class ActionReportProblem(QuotesHelpCentre, StoreAction):
             if latest_intent(tracker)[0] == "goodbye":
                 dispatcher.utter_message(response="utter_goodbye")
             return reset
-        earlier = report_just_filed(tracker)
-        conversation_id = ctx.conversation.conversation_id
-        if earlier is not None and add_to_problem_report(
-            session=session, ticket=earlier, conversation_id=conversation_id, detail=description
-        ):
-            # "it's cracked down the side" right after filing is more detail, not a second report.
-            ticket, response = earlier, "utter_problem_added"
-        else:
-            ticket = report_problem(
-                session=session, customer_id=ctx.customer_id, conversation=ctx.conversation, description=description
-            )
-            response = "utter_problem_recorded"
-        rendered = render(ctx.responses, response, ticket=f"P-{ticket:05d}")
-        offer = Question("offer_person", context={"ticket": ticket})
-        return [*reset, *ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)]
+        # "it's cracked down the side" right after filing is more detail, not a second report.
+        if (added := add_detail(session, ctx, dispatcher, tracker, description)) is not None:
+            return [*reset, *added]
+        ticket = report_problem(
+            session=session, customer_id=ctx.customer_id, conversation=ctx.conversation, description=description
+        )
+        return [*reset, *ask_about_report(ctx, dispatcher, ticket=ticket, response="utter_problem_recorded")]
 
     def failure_events(self, tracker: Tracker) -> Events:
         return [SlotSet("problem_description", None), *RESET_FORM_STATE]

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from supportbot.store.models import Customer, Order
+from supportbot.store.models import Customer, Order, SupportInteraction
 from tests.conftest import Stack, texts
 from tests.e2e.dialogue_chat import Chat, customers
 
@@ -174,3 +174,21 @@ def test_a_short_situation_after_an_article_is_read_in_its_terms(stack: Stack, c
     assert "help/articles/discounts-and-offers" in texts(stack.say(visitor, "can i get a discount"))
     reply = texts(stack.say(visitor, "I'm a student"))
     assert "help/articles/student-discount" in reply and "not sure I understood" not in reply
+
+
+def test_detail_read_as_a_help_question_right_after_a_report_is_added_to_it(stack: Stack, customers: list[str]) -> None:
+    """make run: "my reminders aren't working" → P-00024, then "they don't ring on my phone" → the
+    help centre's passage again, and the detail never reached the report."""
+    chat = Chat(stack, customers[37])
+    filed = chat.say("my reminders aren't working")
+    assert "logged it as P-" in filed
+    ticket = filed.split("logged it as ")[1][:7]
+    added = chat.say("they don't ring on my phone")
+    assert f"added that to {ticket}" in added
+    with stack.sessions() as session:
+        summary = session.scalars(
+            select(SupportInteraction.summary).where(
+                SupportInteraction.conversation_id == chat.conversation, SupportInteraction.kind == "problem_report"
+            )
+        ).one()
+    assert summary == "my reminders aren't working\nthey don't ring on my phone"
