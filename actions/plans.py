@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -42,6 +44,28 @@ def plan_button(option: PlanOption) -> dict[str, str]:
     return {"title": f"{verb} to {option.plan.name}", "payload": payload("change_plan", plan=option.plan.code)}
 
 
+_CHEAPEST = re.compile(r"\b(?:cheapest|least expensive|lowest[- ]price[d]?|most affordable|lowest)\b", re.IGNORECASE)
+_DEAREST = re.compile(r"\b(?:most expensive|priciest|highest|top (?:plan|tier|one))\b", re.IGNORECASE)
+
+
+def by_price(
+    text: str, current: SubscriptionView | None, options: list[PlanOption]
+) -> tuple[PlanOption | None, str] | None:
+    """For "the cheapest one" / "the most expensive plan": (that option or None if the customer is
+    on it already, what to say); None when the message names no such plan."""
+    cheapest = _CHEAPEST.search(text) is not None
+    if not options or not (cheapest or _DEAREST.search(text)):
+        return None
+    word = "cheapest" if cheapest else "most expensive"
+    pick = (min if cheapest else max)(options, key=lambda o: o.plan.monthly_price_cents)
+    if current is not None and (
+        (cheapest and current.plan.monthly_price_cents <= pick.plan.monthly_price_cents)
+        or (not cheapest and current.plan.monthly_price_cents >= pick.plan.monthly_price_cents)
+    ):
+        return None, f"You're already on our {word} plan, {current.plan.name} ({price_per_period(current)})."
+    return pick, f"Our {word} plan is {pick.plan.name}, at {pick.price}."
+
+
 class ActionPlanOptions(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_plan_options"
 
@@ -52,6 +76,10 @@ class ActionPlanOptions(QuotesHelpCentre, StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         current, options = plan_options(session=session, customer_id=customer_id_of(ctx))
+        if (picked := by_price(ctx.latest_text, current, options)) is not None:
+            # "what's the cheapest one?": that plan, named, and its terms asked about
+            dispatcher.utter_message(text=picked[1])
+            return [] if picked[0] is None else ask_plan_change(session, ctx, dispatcher, picked[0].plan.code)
         rendered = render(
             ctx.responses,
             "utter_plan_options",

@@ -192,3 +192,14 @@ def test_detail_read_as_a_help_question_right_after_a_report_is_added_to_it(stac
             )
         ).one()
     assert summary == "my reminders aren't working\nthey don't ring on my phone"
+
+
+def test_the_cheapest_plan_is_named_and_asked_about_not_listed_again(stack: Stack, customers: list[str]) -> None:
+    """make run: the plan options → "what's the cheapest one?" → the same list again."""
+    chat = Chat(stack, customers[38])
+    before = chat.account()
+    assert "Your options" in chat.say("I need to change my plan")
+    reply = chat.say("what's the cheapest one?")
+    assert "Our cheapest plan is Starter" in reply and "Switch from" in reply and "to Starter" in reply
+    assert "Your options" not in reply
+    assert chat.account() == before  # asked, not done
