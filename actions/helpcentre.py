@@ -70,6 +70,36 @@ def fallback_reply(dispatcher: CollectingDispatcher, response: str) -> Events:
     return [SlotSet(PENDING_SLOT, offer.to_slot()), SlotSet(ANSWER_SLOT, None)]
 
 
+def retrieve(question: str, tracker: Tracker, *, verified: bool) -> tuple[HelpReply, NDArray[np.float32]]:
+    """The help centre's reply; a short follow-up it is not sure of is asked again in the last
+    topic's terms ("can I return it?" right after an order: "can I return my order?")."""
+    reply, vector = service.answer_question(question, verified=verified)
+    if reply.kind != "answer" and (follow_up := with_topic(question, tracker)) is not None:
+        again, again_vector = service.answer_question(follow_up, verified=verified)
+        if again.kind == "answer":
+            return again, again_vector
+    return reply, vector
+
+
+def unplaced(
+    session: Session,
+    ctx: ActionContext,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    question: str,
+    response: str,
+) -> Events:
+    """What the NLU could not place and the help centre does not answer."""
+    # "how much is that?" right after "Switch to Business …?": the change with its terms again
+    terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_again")
+    if terms is not None:
+        return terms
+    if (language := foreign_language(question)) is not None:
+        return not_english(dispatcher, language)
+    return fallback_reply(dispatcher, response)
+
+
 def not_english(dispatcher: CollectingDispatcher, language: str) -> Events:
     """ "Necesito ayuda con mi pedido": said plainly (in that language where we have the sentence)
     that the assistant speaks English, with a person offered as a question a "yes" answers."""
@@ -123,12 +153,7 @@ class ActionAnswerHelp(StoreAction):
             # "they don't ring on my phone" right after "my reminders aren't working" → P-00024
             return added
         try:
-            reply, vector = service.answer_question(question, verified=ctx.customer_id is not None)
-            if reply.kind != "answer" and (follow_up := with_topic(question, tracker)) is not None:
-                # "can I return it?" right after an order: asked again as "can I return my order?"
-                again, again_vector = service.answer_question(follow_up, verified=ctx.customer_id is not None)
-                if again.kind == "answer":
-                    reply, vector = again, again_vector
+            reply, vector = retrieve(question, tracker, verified=ctx.customer_id is not None)
         except HelpIndexError as exc:
             logger.error("help centre unavailable (conversation %s): %s", tracker.sender_id, exc)
             if fallback:
@@ -140,13 +165,7 @@ class ActionAnswerHelp(StoreAction):
             )
             return []
         if fallback and reply.kind != "answer":
-            # "how much is that?" right after "Switch to Business …?": the change with its terms again
-            terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_again")
-            if terms is not None:
-                return terms
-            if (language := foreign_language(question)) is not None:
-                return not_english(dispatcher, language)
-            return fallback_reply(dispatcher, fallback)
+            return unplaced(session, ctx, dispatcher, tracker, question=question, response=fallback)
         if reply.kind == "answer" and reply.text in last_bot_texts(tracker):
             # "how long does that take?" after the export steps found the same passage again:
             # the article says no more, and sending it twice would look like an answer.
