@@ -19,6 +19,8 @@ from actions.context import ActionContext
 from actions.helpcentre import ActionAnswerHelp
 from actions.preferences import KIND_NAMES
 from supportbot.formatting import join_words, profile_value
+from supportbot.helpcentre.answers import speaks_of_self
+from supportbot.outreach.rules import consent_granted
 from supportbot.store.models import OUTREACH_KINDS
 from supportbot.store.repo import Profile, get_profile
 
@@ -38,8 +40,8 @@ def details_text(profile: Profile) -> str:
         f"• Time zone: {profile.time_zone}",
         f"• Birthday: {profile_value('birthday', profile.birthday.isoformat()) if profile.birthday else 'not set'}",
     ]
-    granted = [KIND_NAMES[k] for k in OUTREACH_KINDS if profile.consents.get(k, True)]
-    refused = [KIND_NAMES[k] for k in OUTREACH_KINDS if not profile.consents.get(k, True)]
+    granted = [KIND_NAMES[k] for k in OUTREACH_KINDS if consent_granted(profile.consents, k)]
+    refused = [KIND_NAMES[k] for k in OUTREACH_KINDS if not consent_granted(profile.consents, k)]
     if granted:
         lines.append(f"Messages we may send you: {join_words(granted)}.")
     if refused:
@@ -49,14 +51,13 @@ def details_text(profile: Profile) -> str:
     return "\n".join(lines)
 
 
-_PERSONAL = re.compile(r"\b(?:i|i'm|im|me|my|mine|am)\b", re.IGNORECASE)
 _ABOUT_US = re.compile(r"\b(?:your|you guys|lumen'?s?|the company'?s?)\b", re.IGNORECASE)
 
 
 def asks_about_us(text: str) -> bool:
     """ "What's your phone number?" (Lumen's) rather than "what number do you have for me?"."""
     said = text.replace("\u2019", "'")
-    return not said.startswith("/") and _ABOUT_US.search(said) is not None and _PERSONAL.search(said) is None
+    return not said.startswith("/") and _ABOUT_US.search(said) is not None and not speaks_of_self(said)
 
 
 class ActionShowDetails(StoreAction):

@@ -27,11 +27,9 @@ the same cascade as the table's. Built indexes and query vectors are cached in `
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -43,7 +41,7 @@ import numpy as np
 import yaml
 
 from bench.help import index_bytes
-from bench.help_metrics import rank_metrics
+from bench.help_metrics import rank_metrics, started_meta
 from bench.help_second_model import scores
 from bench.help_stackfaq import load_stackfaq, stackfaq_file
 from supportbot.feedback.embedding import Embedder, SentenceTransformerEmbedder
@@ -289,13 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    meta: dict[str, Any] = {
-        "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        "load_start": round(os.getloadavg()[0], 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "budget": args.budget,
-        "k": args.k,
-    }
+    meta: dict[str, Any] = started_meta(budget=args.budget, k=args.k)
     rss = [rss_mb()]
     first = SentenceTransformerEmbedder(model=get_helpcentre_settings().embedding_model)
     second = SentenceTransformerEmbedder(model=args.model)

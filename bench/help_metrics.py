@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+def started_meta(**extra: Any) -> dict[str, Any]:
+    """When and where a benchmark run started (date, load average, machine), with its own settings."""
+    return {
+        "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        "load_start": round(os.getloadavg()[0], 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        **extra,
+    }
 
 
 def rank_metrics(scores: NDArray[np.float64], gold: NDArray[np.int64]) -> dict[str, float]:

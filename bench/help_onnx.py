@@ -27,11 +27,9 @@ first stage's margins over the demo help centre's questions; the online gate bes
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +49,7 @@ from bench.help_cascade import (
     rerank,
     timed,
 )
-from bench.help_metrics import rank_metrics
+from bench.help_metrics import rank_metrics, started_meta
 from bench.help_stackfaq import load_stackfaq, stackfaq_file
 from supportbot.feedback.embedding import SentenceTransformerEmbedder, resolve_model_path
 from supportbot.helpcentre.articles import Article
@@ -246,14 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    meta: dict[str, Any] = {
-        "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        "load_start": round(os.getloadavg()[0], 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "onnxruntime": onnxruntime.__version__,
-        "torch": torch.__version__,
-        "blas_threads": args.blas_threads or "numpy's default",
-    }
+    meta: dict[str, Any] = started_meta(
+        onnxruntime=onnxruntime.__version__,
+        torch=torch.__version__,
+        blas_threads=args.blas_threads or "numpy's default",
+    )
     models = {"MiniLM": args.minilm, "mpnet": args.mpnet}
     data = load_data(list(models.values()), args.limit)
     ranking = {name: rank_ffn_layers(model) for name, model in models.items()}

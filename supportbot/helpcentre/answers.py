@@ -54,6 +54,11 @@ _HOW_TO_CUE = re.compile(
 _PERSONAL = re.compile(r"\b(?:i|i'm|im|i'd|i've|i'll|me|my|mine|we|we're|our|ours|us)\b", re.IGNORECASE)
 
 
+def speaks_of_self(text: str) -> bool:
+    """Whether the message names the customer ("I", "my", "we", "our"...)."""
+    return _PERSONAL.search(text.replace("\u2019", "'")) is not None
+
+
 def asks_how_or_policy(text: str) -> bool:
     """Whether a message asks how something works or what the policy is, rather than asking for
     the customer's own data ("when does my plan renew") or for a change ("cancel my plan").
