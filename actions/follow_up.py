@@ -71,6 +71,11 @@ def form_topic(tracker: Tracker) -> str | None:
     return wording.format(PROFILE_FIELD_NAMES.get(str(field), "details")) if field else None
 
 
+def points_back(question: str) -> bool:
+    """A short question that points back at what was just discussed: "how do I fix it?"."""
+    return len(question.split()) <= MAX_WORDS and _PRONOUN.search(question) is not None
+
+
 def with_topic(question: str, tracker: Tracker) -> str | None:
     """``question`` with its pronoun replaced by the form's or the last topic, or None when it has
     none to replace."""

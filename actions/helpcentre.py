@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
-from actions.follow_up import with_topic
+from actions.follow_up import points_back, with_topic
 from actions.form_flow import is_question
 from actions.questions import ANSWER_SLOT, PENDING_SLOT, Question, ask, last_bot_turn
-from actions.report_detail import add_detail
+from actions.report_detail import add_detail, next_steps
 from actions.resume import ask_again
 from actions.wording import render
 from supportbot.feedback.redaction import default_redactor, redact_patterns
@@ -132,6 +132,24 @@ def redact(text: str) -> str:
         return redact_patterns(text)
 
 
+class ActionHelpMenu(StoreAction):
+    """ "What can you do?": the assistant's menu, unless it has just filed a problem report, when
+    "what should I do?" asks what happens next with it."""
+
+    requires_customer = False
+
+    def name(self) -> str:
+        return "action_help_menu"
+
+    def perform(
+        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Events:
+        if (steps := next_steps(ctx, dispatcher, tracker)) is not None:
+            return steps
+        dispatcher.utter_message(response="utter_help")
+        return []
+
+
 class ActionAnswerHelp(StoreAction):
     requires_customer = False
 
@@ -152,6 +170,10 @@ class ActionAnswerHelp(StoreAction):
         if not is_question(question) and (added := add_detail(session, ctx, dispatcher, tracker, question)):
             # "they don't ring on my phone" right after "my reminders aren't working" → P-00024
             return added
+        about_report = is_question(question) and points_back(question)
+        if about_report and (steps := next_steps(ctx, dispatcher, tracker)) is not None:
+            # "how do I fix it?" right after a report and its steps: what happens next with it
+            return steps
         try:
             reply, vector = retrieve(question, tracker, verified=ctx.customer_id is not None)
         except HelpIndexError as exc:
@@ -164,6 +186,9 @@ class ActionAnswerHelp(StoreAction):
                 buttons=[{"title": "Talk to a person", "payload": HANDOFF_PAYLOAD}],
             )
             return []
+        nothing_new = reply.kind != "answer" or reply.text in last_bot_texts(tracker)
+        if nothing_new and is_question(question) and (steps := next_steps(ctx, dispatcher, tracker)) is not None:
+            return steps  # a question after a report that the help centre has nothing new for
         if fallback and reply.kind != "answer":
             return unplaced(session, ctx, dispatcher, tracker, question=question, response=fallback)
         if reply.kind == "answer" and reply.text in last_bot_texts(tracker):

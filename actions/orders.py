@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from rasa_sdk import Tracker
@@ -60,6 +61,9 @@ class ActionRecentOrders(QuotesHelpCentre, StoreAction):
         if not orders:
             dispatcher.utter_message(response="utter_no_orders")
             return []
+        if asks_refund(ctx.latest_text):
+            # "I want a refund for my last order": that order against the return window, not the list
+            return can_return(session, ctx, dispatcher, tracker, orders[0])
         rendered = render(ctx.responses, "utter_recent_orders", orders="\n".join(order_line(o) for o in orders))
         # One button per order listed, in the list's order: "the second one" is the second order.
         buttons = [
@@ -79,6 +83,10 @@ class ActionOrderStatus(QuotesHelpCentre, StoreAction):
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
         raw = tracker.get_slot("order_ref")
+        if asks_refund(ctx.latest_text):
+            asked = customer_order(session, customer_id_of(ctx), dispatcher, str(raw) if raw else None)
+            events = can_return(session, ctx, dispatcher, tracker, asked) if asked is not None else []
+            return [SlotSet("order_ref", None), *events]
         order = tell_order_status(session, customer_id_of(ctx), dispatcher, str(raw) if raw else None)
         if order is None or not says_not_arrived(ctx.latest_text):
             return [SlotSet("order_ref", None)]
@@ -93,6 +101,17 @@ def tell_order_status(
 ) -> OrderView | None:
     """The status of the customer's order ``raw`` (or of their latest order), only ever their own;
     returns the order told about."""
+    order = customer_order(session, customer_id, dispatcher, raw)
+    if order is not None:
+        dispatcher.utter_message(text=order_status_text(order))
+    return order
+
+
+def customer_order(
+    session: Session, customer_id: str, dispatcher: CollectingDispatcher, raw: str | None
+) -> OrderView | None:
+    """The customer's order ``raw`` (or their latest order), only ever their own; when there is none
+    the customer is told why."""
     ref = normalise_order_ref(raw)
     if raw and ref is None:
         dispatcher.utter_message(response="utter_order_ref_invalid")
@@ -108,7 +127,6 @@ def tell_order_status(
     if order is None:
         dispatcher.utter_message(response="utter_order_not_found", order_ref=ref)
         return None
-    dispatcher.utter_message(text=order_status_text(order))
     return order
 
 
@@ -149,3 +167,58 @@ def not_arrived(
     rendered = render(ctx.responses, "utter_order_not_arrived", order_ref=order.order_ref)
     offer = Question("offer_person", context={"reason": f"order #{order.order_ref} has not arrived"})
     return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)
+
+
+_REFUND = re.compile(
+    r"\b(?:refund(?:ed)?|money back|reimburse\w*|return(?:ed|ing)?|send (?:it|them|this) back)\b", re.IGNORECASE
+)
+RETURN_DAYS = 30
+"""Days from delivery in which an order can be returned (helpcentre/orders-and-shipping/returns.md)."""
+RETURN_STEPS_QUERY = "how do I start a return"
+
+
+def asks_refund(text: str) -> bool:
+    """ "I want a refund for my last order", "can I return order 512390?", "can I send it back"."""
+    return _REFUND.search(text) is not None
+
+
+def return_response(order: OrderView, today: dt.date) -> str:
+    """Which answer the order gets against the return window. The store knows when an order was
+    placed and when it was due, not the day it was delivered: an order placed within the window is
+    surely in it (delivery comes after); one due more than the window ago is past it; in between
+    only a person can tell from the carrier's record."""
+    if order.status in ("processing", "shipped"):
+        return "utter_return_not_delivered"
+    if order.status in ("returned", "cancelled"):
+        return f"utter_return_{order.status}"
+    if (today - order.placed_at.date()).days <= RETURN_DAYS:
+        return "utter_return_open"
+    if order.expected_delivery is not None and (today - order.expected_delivery).days > RETURN_DAYS:
+        return "utter_return_closed"
+    return "utter_return_check"
+
+
+def can_return(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView
+) -> Events:
+    """Whether ``order`` can still be returned for a refund, from its own dates, with the way to do
+    it (the help centre's steps) or a person who can check."""
+    response = return_response(order, ctx.today)
+    rendered = render(
+        ctx.responses,
+        response,
+        order_ref=order.order_ref,
+        items=join_words(order.items),
+        placed=long_date(order.placed_at.date()),
+        due=long_date(order.expected_delivery) if order.expected_delivery else "",
+        status=STATUS_WORDS.get(order.status, order.status),
+    )
+    if response in ("utter_return_closed", "utter_return_check"):
+        offer = Question("offer_person", context={"reason": f"asked to return order #{order.order_ref}"})
+        return ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=offer)
+    dispatcher.utter_message(text=rendered.text)
+    if response == "utter_return_open":
+        quote_help(
+            session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, text=RETURN_STEPS_QUERY, when="always"
+        )
+    return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -13,6 +14,7 @@ from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
+from actions.questions import latest_intent, latest_text
 from supportbot.formatting import long_date, money, relative_days, short_date
 from supportbot.services.account import renewal_terms
 from supportbot.services.changes import jsonable
@@ -33,6 +35,31 @@ def greeting_context(profile: Profile, today: dt.date) -> str:
     return "Welcome aboard!"
 
 
+SURE_GREETING = 0.6
+"""Below this the classifier's "greet" is believed only when the message has a greeting word."""
+_HELLO = re.compile(
+    r"\b(?:h+i+|hello+|helo|hey+|hiya|heya|yo|sup|howdy|greetings|morning|afternoon|evening|g'?day|hallo|hola|"
+    r"bonjour|anyone there|still there)\b",
+    re.IGNORECASE,
+)
+
+
+def says_hello(text: str) -> bool:
+    """ "hi", "good morning", "hello is anyone there": a greeting word in the message."""
+    return _HELLO.search(text) is not None
+
+
+def greeted_before(tracker: Tracker) -> bool:
+    """Whether the customer already said something earlier in this session."""
+    said = 0
+    for event in reversed(list(tracker.events)):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            said += 1
+    return said > 1
+
+
 class ActionGreet(StoreAction):
     requires_customer = False
 
@@ -42,8 +69,17 @@ class ActionGreet(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
+        intent, confidence = latest_intent(tracker)
+        if intent == "greet" and confidence < SURE_GREETING and not says_hello(latest_text(tracker)):
+            # "meh" or "hmm" read as a greeting only for want of anything better
+            dispatcher.utter_message(response="utter_default")
+            return []
         profile = get_profile(session=session, customer_id=ctx.customer_id) if ctx.customer_id else None
-        if profile is None:
+        if greeted_before(tracker):
+            # "hi" again in the middle of a conversation: not the opening welcome a second time
+            name = f", {profile.first_name}" if profile is not None else ""
+            dispatcher.utter_message(response="utter_greet_again", name=name)
+        elif profile is None:
             dispatcher.utter_message(response="utter_greet")
         else:
             dispatcher.utter_message(

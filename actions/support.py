@@ -30,11 +30,21 @@ from sqlalchemy.orm import Session
 from actions import runtime
 from actions.base import Events, StoreAction
 from actions.context import ActionContext
-from actions.form_flow import DIGRESSION_INTENTS, DROPPED, RESET_FORM_STATE, RESUME_SLOT, read_reply, resuming, settled
+from actions.form_flow import (
+    DIGRESSION_INTENTS,
+    DROPPED,
+    RESET_FORM_STATE,
+    RESUME_SLOT,
+    is_question,
+    read_reply,
+    resuming,
+    settled,
+)
 from actions.help_quotes import QuotesHelpCentre
+from actions.helpcentre import ActionAnswerHelp
 from actions.profile import ActionGreet
 from actions.questions import Question, ask, latest_intent, latest_text
-from actions.report_detail import add_detail, ask_about_report
+from actions.report_detail import add_detail, ask_about_report, report_just_filed
 from actions.wording import render
 from supportbot.form_replies import problem_description
 from supportbot.services.handoff import ask_email_follow_up, describe_wait, expected_wait, withdraw
@@ -248,6 +258,10 @@ class ActionReportProblem(QuotesHelpCentre, StoreAction):
             if latest_intent(tracker)[0] == "goodbye":
                 dispatcher.utter_message(response="utter_goodbye")
             return reset
+        if is_question(description) and report_just_filed(tracker) is not None:
+            # "how do I fix it?" right after filing asks about the report: answered, not added to it
+            answered = ActionAnswerHelp().perform(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker)
+            return [*reset, *answered]
         # "it's cracked down the side" right after filing is more detail, not a second report.
         if (added := add_detail(session, ctx, dispatcher, tracker, description)) is not None:
             return [*reset, *added]

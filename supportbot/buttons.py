@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,9 @@ FILLER_WORDS = frozenset(
     }
 )
 """Words that say nothing about which button was meant."""
-YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "sure", "y"})
-NO_WORDS = frozenset({"no", "nope", "nah", "n", "dont"})
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "ya", "yea", "sure", "y", "ja", "si", "oui"})
+NO_WORDS = frozenset({"no", "nope", "nah", "n", "dont", "nein", "non", "nee"})
+"""A plain yes or no, also as a customer used to another language types it ("ja", "sí", "nein")."""
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -77,7 +79,8 @@ class Button:
 
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation, apostrophes or emoji; yes/no words unified."""
-    cleaned = text.lower().replace("’", "'").replace("'", "")
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    cleaned = folded.replace("’", "'").replace("'", "")
     out = []
     for word in _WORD.findall(cleaned):
         if word in YES_WORDS:

@@ -152,8 +152,8 @@ def small_talk(conv: Conversation, rng: random.Random) -> None:
         conv.action("action_answer_help").say(FALLBACKS[intent]).listen()
         return
     ask(conv, rng, intent)
-    response = {"bot_challenge": "utter_iamabot", "help": "utter_help"}[intent]
-    conv.action(response).say(response).listen()
+    action, response = {"bot_challenge": ("utter_iamabot",) * 2, "help": ("action_help_menu", "utter_help")}[intent]
+    conv.action(action).say(response).listen()
 
 
 def opt_out(conv: Conversation, rng: random.Random, kind: str) -> None:

@@ -811,7 +811,7 @@ def _anonymous(world: _World, rng: random.Random) -> None:
                 ("ask_loyalty", "action_loyalty", "utter_anon_loyalty"),
                 ("ask_orders", "action_recent_orders", "utter_anon_orders"),
                 ("ask_referral_code", "action_referral_code", "utter_anon_referral"),
-                ("help", "utter_help", "utter_help"),
+                ("help", "action_help_menu", "utter_help"),
                 ("bot_challenge", "utter_iamabot", "utter_iamabot"),
                 ("out_of_scope", "action_answer_help", d.FALLBACKS["out_of_scope"]),
             )

@@ -4,12 +4,13 @@ asserts what the customer reads and what the store holds."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
 from sqlalchemy import select
 
-from supportbot.store.models import Customer, Order, SupportInteraction
+from supportbot.store.models import Customer, Order, OrderItem, SupportInteraction, utcnow
 from tests.conftest import Stack, texts
 from tests.e2e.dialogue_chat import Chat, customers
 
@@ -203,3 +204,88 @@ def test_the_cheapest_plan_is_named_and_asked_about_not_listed_again(stack: Stac
     assert "Our cheapest plan is Starter" in reply and "Switch from" in reply and "to Starter" in reply
     assert "Your options" not in reply
     assert chat.account() == before  # asked, not done
+
+
+def test_a_question_right_after_a_report_is_answered_not_added_to_it(stack: Stack, customers: list[str]) -> None:
+    """make run: "my reminders aren't working" → the steps and P-00026 → "how do I fix it?" →
+    "Thanks, I've added that to P-00026"; then "what should I do?" → the assistant's menu."""
+    chat = Chat(stack, customers[39])
+    filed = chat.say("my reminders aren't working")
+    assert "help/articles/reminders" in filed and "logged it as P-" in filed
+    ticket = filed.split("logged it as ")[1][:7]
+    fix = chat.say("how do I fix it?")
+    assert f"If the steps above don't sort it out, {ticket} is with our support team" in fix
+    assert "added that to" not in fix
+    again = chat.say("what should I do?")
+    assert f"{ticket} is with our support team" in again and "Here's what I can do" not in again
+    assert "to take over" in chat.say("yes")  # the offer made with the next steps
+    with stack.sessions() as session:
+        summary = session.scalars(
+            select(SupportInteraction.summary).where(
+                SupportInteraction.conversation_id == chat.conversation, SupportInteraction.kind == "problem_report"
+            )
+        ).one()
+    assert summary == "my reminders aren't working"  # the questions are no detail of the problem
+    assert "Here's what I can do" in Chat(stack, customers[39]).say("what should I do?")  # nothing filed there
+
+
+def test_a_second_hello_or_a_meh_does_not_get_the_opening_welcome_again(stack: Stack, customers: list[str]) -> None:
+    """make run: "what plan am I on" → "thanks" → "meh" → "Hi Kenji! Thanks for being with us for
+    1 year. How can I help today?" (the classifier's unsure "greet"), and the same for a second "hi"."""
+    chat = Chat(stack, customers[40])
+    with stack.sessions() as session:
+        customer = session.get(Customer, chat.customer_id)
+        assert customer is not None
+        first_name = customer.first_name
+    assert f"Hi {first_name}!" in chat.say("hi")
+    chat.say("what plan am I on")
+    assert chat.say("hello") == f"Hello again, {first_name}! What else can I do for you?"
+    meh = chat.say("meh")
+    assert f"{first_name}!" not in meh and "How can I help today" not in meh
+
+
+def add_order(stack: Stack, customer_id: str, *, placed_days_ago: int, due_days_ago: int, status: str) -> str:
+    """A new latest order for the customer, placed and due the given number of days ago."""
+    now = utcnow()
+    with stack.sessions() as session:
+        taken = set(session.scalars(select(Order.order_ref)))
+        ref = next(f"{n:06d}" for n in range(970000, 999999) if f"{n:06d}" not in taken)
+        order = Order(
+            customer_id=customer_id,
+            order_ref=ref,
+            placed_at=now - dt.timedelta(days=placed_days_ago),
+            status=status,
+            total_cents=2400,
+            currency="USD",
+            expected_delivery=(now - dt.timedelta(days=due_days_ago)).date(),
+        )
+        order.items.append(OrderItem(product_name="Lumen Desk Mat", sku="MAT-1", quantity=1, unit_price_cents=2400))
+        session.add(order)
+        session.commit()
+    return ref
+
+
+def test_a_refund_for_the_last_order_is_judged_against_its_return_window(stack: Stack, customers: list[str]) -> None:
+    """make run: "I want a refund for my last order" → the list of recent orders, and nothing
+    about whether that order can still be returned."""
+    customer_id = customers[35]
+    recent = add_order(stack, customer_id, placed_days_ago=10, due_days_ago=5, status="delivered")
+    chat = Chat(stack, customer_id)
+    before = chat.account()
+    reply = chat.say("I want a refund for my last order")
+    assert f"Order #{recent} (Lumen Desk Mat) was delivered" in reply and "within the 30-day return window" in reply
+    assert "help/articles/returns" in reply and "Your recent orders" not in reply
+    old = add_order(stack, customer_id, placed_days_ago=0, due_days_ago=-3, status="processing")
+    assert "there's nothing to return yet" in Chat(stack, customer_id).say(f"can I return order {old}?")
+    with stack.sessions() as session:
+        mine = session.scalars(select(Order).where(Order.order_ref == old)).one()
+        mine.placed_at, mine.status = utcnow() - dt.timedelta(days=90), "delivered"
+        mine.expected_delivery = (utcnow() - dt.timedelta(days=85)).date()
+        session.commit()
+    late = Chat(stack, customer_id)
+    past = late.say("I want my money back for my last order")
+    assert f"Order #{recent}" in past  # the latest by date is still the recent one
+    past = late.say(f"can I get a refund for order {old}?")
+    assert "past the 30-day return window" in past and "Shall I pass you to a person" in past
+    assert "support team" in late.say("yes")
+    assert chat.account().plan == before.plan and late.account().interactions[-1] == "handoff"

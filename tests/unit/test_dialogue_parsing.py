@@ -57,6 +57,10 @@ def test_a_typed_title_or_an_obvious_variant_names_its_button(typed: str, title:
         ("yep, renew it", "Yes, renew now"),
         ("nope", "No, don't renew"),
         ("don't", "No, don't renew"),
+        ("ja", "Yes, renew now"),  # a customer used to another language
+        ("Sí", "Yes, renew now"),
+        ("oui", "Yes, renew now"),
+        ("nein", "No, don't renew"),
     ],
 )
 def test_yes_and_no_words_read_alike(typed: str, title: str) -> None:
