@@ -159,8 +159,20 @@ class ActionAnswerHelp(StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
-        question = ctx.latest_text.strip()
         intent = str(((tracker.latest_message or {}).get("intent") or {}).get("name") or "")
+        return self.answer(session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, intent=intent)
+
+    def answer(
+        self,
+        *,
+        session: Session,
+        ctx: ActionContext,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        intent: str,
+    ) -> Events:
+        """Answer the latest message as if the classifier had read it as ``intent``."""
+        question = ctx.latest_text.strip()
         fallback = FALLBACK_RESPONSES.get(intent)
         if not question or question.startswith("/"):
             if fallback:

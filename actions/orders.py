@@ -189,8 +189,10 @@ def return_response(order: OrderView, today: dt.date) -> str:
     only a person can tell from the carrier's record."""
     if order.status in ("processing", "shipped"):
         return "utter_return_not_delivered"
-    if order.status in ("returned", "cancelled"):
-        return f"utter_return_{order.status}"
+    if order.status == "returned":
+        return "utter_return_returned"
+    if order.status == "cancelled":
+        return "utter_return_cancelled"
     if (today - order.placed_at.date()).days <= RETURN_DAYS:
         return "utter_return_open"
     if order.expected_delivery is not None and (today - order.expected_delivery).days > RETURN_DAYS:

@@ -16,11 +16,11 @@ from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
 from actions.wording import render
 from supportbot.buttons import payload
-from supportbot.formatting import join_words, long_date, money
-from supportbot.parsing import find_plan
+from supportbot.formatting import feature_name, join_words, long_date, money
+from supportbot.parsing import find_plan, find_plans
 from supportbot.services.account import PlanOption, plan_change_terms, plan_options
 from supportbot.services.changes import jsonable
-from supportbot.store.repo import SubscriptionView, plan_catalogue
+from supportbot.store.repo import PlanView, SubscriptionView, plan_catalogue
 
 
 def price_per_period(sub: SubscriptionView) -> str:
@@ -66,6 +66,49 @@ def by_price(
     return pick, f"Our {word} plan is {pick.plan.name}, at {pick.price}."
 
 
+_UP = re.compile(r"\b(?:upgrad\w*|go up|step up|more features|higher plan|bigger plan)\b", re.IGNORECASE)
+_DOWN = re.compile(
+    r"\b(?:downgrad\w*|cheaper|go down|step down|smaller plan|lower plan|pay less|less expensive)\b", re.IGNORECASE
+)
+
+
+def wanted_direction(text: str) -> str | None:
+    """ "I'd like to upgrade" → ``upgrade``; "a cheaper plan" → ``downgrade``; None for neither or both."""
+    up, down = _UP.search(text) is not None, _DOWN.search(text) is not None
+    if up == down:
+        return None
+    return "upgrade" if up else "downgrade"
+
+
+_VERSUS = re.compile(r"\b(?:differen\w*|compar\w*|vs\.?|versus)\b", re.IGNORECASE)
+TOP_OR_BOTTOM = {
+    "upgrade": "You're on our top plan already, {plan}: there's nothing to upgrade to.",
+    "downgrade": "You're on our lowest-priced plan already, {plan}.",
+}
+
+
+def compare(
+    names: list[str], current: SubscriptionView | None, options: list[PlanOption], catalogue: list[PlanView]
+) -> str:
+    """ "What's the difference between Plus and Pro?": price and what one has that the other lacks."""
+    prices = {o.plan.code: o.price for o in options}
+    if current is not None:
+        prices[current.plan.code] = f"{price_per_period(current)}, your plan"
+    plans = {p.code: p for p in catalogue}
+    first, second = plans[names[0]], plans[names[1]]
+    low, high = sorted((first, second), key=lambda p: p.rank)
+    extra = [feature_name(f) for f in high.features if f not in low.features]
+    missing = [feature_name(f) for f in low.features if f not in high.features]
+    text = f"{high.name} ({prices.get(high.code, '')}) has {join_words(extra) if extra else 'nothing more'}"
+    text += f" that {low.name} ({prices.get(low.code, '')}) doesn't"
+    text += (
+        f"; {low.name} has {join_words(missing)} that {high.name} doesn't."
+        if missing
+        else "; everything else is the same."
+    )
+    return text.replace(" ()", "")
+
+
 class ActionPlanOptions(QuotesHelpCentre, StoreAction):
     anonymous_response = "utter_anon_plan_options"
 
@@ -80,6 +123,33 @@ class ActionPlanOptions(QuotesHelpCentre, StoreAction):
             # "what's the cheapest one?": that plan, named, and its terms asked about
             dispatcher.utter_message(text=picked[1])
             return [] if picked[0] is None else ask_plan_change(session, ctx, dispatcher, picked[0].plan.code)
+        catalogue = plan_catalogue(session=session)
+        named = find_plans(ctx.latest_text, [(p.code, p.name) for p in catalogue])
+        if (
+            len(named) == 1
+            and current is not None
+            and named[0] != current.plan.code
+            and _VERSUS.search(ctx.latest_text)
+        ):
+            named = [current.plan.code, named[0]]  # "how is Business different?": against the customer's own plan
+        if len(named) == 2:
+            # "what's the difference between Plus and Pro?": the two compared, a switch offered to the other
+            others = [o for o in options if o.plan.code in named]
+            text = compare(named, current, options, catalogue)
+            if not others:
+                dispatcher.utter_message(text=text)
+                return []
+            buttons = [plan_button(o) for o in others]
+            return ask(dispatcher, text=text, buttons=buttons, question=Question("choose_plan"))
+        if (direction := wanted_direction(ctx.latest_text)) is not None and current is not None:
+            # "I'd like to upgrade": only the plans that way; the one there is asked about at once
+            that_way = [o for o in options if o.direction == direction]
+            if not that_way:
+                dispatcher.utter_message(text=TOP_OR_BOTTOM[direction].format(plan=current.plan.name))
+                return []
+            if len(that_way) == 1:
+                return ask_plan_change(session, ctx, dispatcher, that_way[0].plan.code)
+            options = that_way
         rendered = render(
             ctx.responses,
             "utter_plan_options",

@@ -14,6 +14,7 @@ from actions.base import Events, StoreAction, customer_id_of
 from actions.changes import ask_to_confirm
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
+from actions.helpcentre import ActionAnswerHelp
 from actions.questions import latest_intent, latest_text
 from supportbot.formatting import long_date, money, relative_days, short_date
 from supportbot.services.account import renewal_terms
@@ -71,9 +72,11 @@ class ActionGreet(StoreAction):
     ) -> Events:
         intent, confidence = latest_intent(tracker)
         if intent == "greet" and confidence < SURE_GREETING and not says_hello(latest_text(tracker)):
-            # "meh" or "hmm" read as a greeting only for want of anything better
-            dispatcher.utter_message(response="utter_default")
-            return []
+            # "meh", or a question the classifier could not place, read as a greeting only for want
+            # of anything better: what the classifier could not place gets (the help centre first)
+            return ActionAnswerHelp().answer(
+                session=session, ctx=ctx, dispatcher=dispatcher, tracker=tracker, intent="nlu_fallback"
+            )
         profile = get_profile(session=session, customer_id=ctx.customer_id) if ctx.customer_id else None
         if greeted_before(tracker):
             # "hi" again in the middle of a conversation: not the opening welcome a second time

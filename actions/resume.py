@@ -25,11 +25,18 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.base import Events, StoreAction
+from actions.base import Events
 from actions.changes import with_request
 from actions.context import ActionContext
 from actions.form_flow import is_question
-from actions.questions import ANSWER_CONFIDENCE, Question, ask, last_bot_turn, latest_intent, latest_text
+from actions.questions import (
+    ANSWER_CONFIDENCE,
+    Question,
+    ask,
+    last_bot_turn,
+    latest_intent,
+    latest_text,
+)
 from supportbot.buttons import parse_payload
 from supportbot.services.confirmations import request_change
 from supportbot.store.dialogue_models import AccountChangeRequest
@@ -95,28 +102,6 @@ def _remembered(raw: Any) -> dict[str, Any] | None:
         return data if isinstance(data.get("buttons"), list) and isinstance(data.get("context"), dict) else None
     except (ValueError, KeyError, TypeError):
         return None
-
-
-class ActionAffirmNothingPending(StoreAction):
-    """A yes with no question open: the interrupted account change asked again, or "not sure
-    what that's a yes to"."""
-
-    requires_customer = False
-
-    def name(self) -> str:
-        return "action_affirm_nothing_pending"
-
-    def perform(
-        self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> Events:
-        again = ask_again(session, ctx, dispatcher, tracker, lead="utter_ask_again")
-        if again is None:
-            dispatcher.utter_message(response="utter_nothing_pending")
-            return [SlotSet(INTERRUPTED_SLOT, None)]
-        return again
-
-    def failure_events(self, tracker: Tracker) -> Events:
-        return [SlotSet(INTERRUPTED_SLOT, None)]
 
 
 def ask_again(

@@ -457,10 +457,15 @@ PLAN_ALIASES = {"basic": "starter", "premium": "pro", "team": "business", "teams
 """Other names customers use for plans (the same as the NLU synonyms in data/nlu/synonyms.yml)."""
 
 
+def find_plans(text: str, plans: list[tuple[str, str]]) -> list[str]:
+    """The codes of every plan a sentence names, in the catalogue's order ("plus and pro")."""
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    named = {PLAN_ALIASES.get(word, word) for word in said}
+    return [code for code, name in plans if code in named or name.lower() in named]
+
+
 def find_plan(text: str, plans: list[tuple[str, str]]) -> str | None:
     """The code of the one plan (``(code, name)``) a sentence names ("upgrade to Pro"); None if
     none or several are named."""
-    said = set(re.findall(r"[a-z]+", text.lower()))
-    named = {PLAN_ALIASES.get(word, word) for word in said}
-    hits = [code for code, name in plans if code in named or name.lower() in named]
+    hits = find_plans(text, plans)
     return hits[0] if len(hits) == 1 else None

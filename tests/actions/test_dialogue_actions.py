@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions import runtime
+from actions.affirm import ActionAffirmNothingPending
 from actions.answers import ActionAnswerQuestion
 from actions.cancellation import ActionOfferRetention
 from actions.dialogue_state import ActionSessionStart, ValidateSlotMappings
@@ -28,7 +29,7 @@ from actions.profile_form import (
     corrected_value,
 )
 from actions.questions import Question, ask
-from actions.resume import INTERRUPTED_SLOT, ActionAffirmNothingPending
+from actions.resume import INTERRUPTED_SLOT
 from actions.support import ActionHandoff, ActionHandoffWaiting, ValidateProblemForm
 from supportbot.store.dialogue_models import AccountChangeRequest
 from supportbot.store.models import Consent, Customer, LoyaltyAccount, Subscription, SupportInteraction
@@ -401,7 +402,7 @@ async def test_waiting_for_a_person_is_answered_as_waiting_and_ends_when_the_han
         session.scalars(select(SupportInteraction)).one().status = "closed"
     await _validate(chat, "hello", "greet")
     greeted = await chat.run(ActionHandoffWaiting())
-    assert greeted[0]["response"] == "utter_greet_customer"
+    assert greeted[0]["response"] == "utter_greet_again"  # an ordinary conversation again, mid-session
     assert chat.slots["handoff_requested"] is None
 
 

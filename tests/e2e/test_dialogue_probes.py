@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from supportbot.store.models import Customer, Order, OrderItem, SupportInteraction, utcnow
+from supportbot.store.models import Customer, Order, OrderItem, Subscription, SupportInteraction, utcnow
 from tests.conftest import Stack, texts
 from tests.e2e.dialogue_chat import Chat, customers
 
@@ -289,3 +289,30 @@ def test_a_refund_for_the_last_order_is_judged_against_its_return_window(stack: 
     assert "past the 30-day return window" in past and "Shall I pass you to a person" in past
     assert "support team" in late.say("yes")
     assert chat.account().plan == before.plan and late.account().interactions[-1] == "handoff"
+
+
+def test_upgrade_asks_about_the_one_upgrade_and_two_plans_are_compared(stack: Stack, customers: list[str]) -> None:
+    """make run (Pro): "I'd like to upgrade" → every option, downgrades too; "what's the difference
+    between plus and pro?" → the same list again; "ok do it" → "not sure what that's a yes to"."""
+    with stack.sessions() as session:
+        customer_id = session.scalars(
+            select(Subscription.customer_id)
+            .where(Subscription.customer_id.in_(customers[30:]), Subscription.plan_code == "pro")
+            .order_by(Subscription.customer_id)
+        ).first()
+    assert customer_id is not None, "the test store has a Pro customer among these"
+    chat = Chat(stack, customer_id)
+    before = chat.account()
+    upgrade = chat.say("I'd like to upgrade")
+    assert "Switch from Pro to Business (" in upgrade and "Starter" not in upgrade
+    chat.say("no")
+    compared = chat.messages("what's the difference between plus and pro?")
+    text = texts(compared)
+    assert text.startswith("Pro (") and "your plan) has " in text and "the API" in text and "that Plus (" in text
+    assert [b["title"] for b in compared[-1]["buttons"]] == ["Switch to Plus"]
+    assert "Switch from Pro to Plus" in chat.say("ok do it")  # the one plan offered
+    chat.say("no")
+    assert chat.say("I need to change my plan").startswith("You're on Pro")
+    which = chat.messages("ok do it")
+    assert texts(which).startswith("Which one?") and len(which[-1]["buttons"]) == 3
+    assert chat.account() == before and [status for _, status in chat.requests()] == ["declined", "declined"]
