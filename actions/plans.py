@@ -14,6 +14,7 @@ from actions.changes import ask_to_confirm
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
 from actions.questions import Question, ask
+from actions.resume import ask_again
 from actions.wording import render
 from supportbot.buttons import payload
 from supportbot.formatting import feature_name, join_words, long_date, money
@@ -80,6 +81,9 @@ def wanted_direction(text: str) -> str | None:
     return "upgrade" if up else "downgrade"
 
 
+_PRICE = re.compile(r"\b(?:how much|cost\w*|price\w*|charged?|pay)\b", re.IGNORECASE)
+_ANY_PLAN = re.compile(r"\b(?:plans|options|each|every|all|other|others)\b", re.IGNORECASE)
+"""A price question that asks about the plans in general ("how much does each plan cost?")."""
 _VERSUS = re.compile(r"\b(?:differen\w*|compar\w*|vs\.?|versus)\b", re.IGNORECASE)
 TOP_OR_BOTTOM = {
     "upgrade": "You're on our top plan already, {plan}: there's nothing to upgrade to.",
@@ -118,6 +122,11 @@ class ActionPlanOptions(QuotesHelpCentre, StoreAction):
     def perform(
         self, *, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Events:
+        if _PRICE.search(ctx.latest_text) and not _ANY_PLAN.search(ctx.latest_text):
+            # "wait, how much will it cost?" while a renewal or switch waits for a yes: its terms again
+            terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_cost")
+            if terms is not None:
+                return terms
         current, options = plan_options(session=session, customer_id=customer_id_of(ctx))
         if (picked := by_price(ctx.latest_text, current, options)) is not None:
             # "what's the cheapest one?": that plan, named, and its terms asked about

@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session
 from actions.base import Events, StoreAction, customer_id_of
 from actions.context import ActionContext
 from actions.help_quotes import QuotesHelpCentre
-from actions.questions import Question, ask, set_in_last_turn
+from actions.questions import PENDING_SLOT, Question, ask, set_in_last_turn
 from actions.wording import render
+from supportbot.outreach.rules import consent_granted
 from supportbot.parsing import asks_to_change_consent, find_outreach_kind, normalise_outreach_kind
 from supportbot.services.preferences import set_consent
 from supportbot.store.models import OUTREACH_KINDS
+from supportbot.store.repo import get_profile
 
 CHANGED_SLOT = "consent_changed"
 """Set in the turn a consent changed at once; "never mind" right after it must not claim that
@@ -79,6 +81,14 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
                     question=Question("choose_kind", context={"intent": self.intent}),
                 ),
             ]
+        if self.already(session, ctx, kind):
+            # "actually keep the renewal reminders" when they are on: nothing to change, and the
+            # question it answered ("Which messages should I stop?") is still open
+            dispatcher.utter_message(
+                response="utter_consent_already_on" if self.granted else "utter_consent_already_off",
+                kind=KIND_NAMES[kind],
+            )
+            return [SlotSet("outreach_kind", None), *self.ask_other_kind(ctx, dispatcher, tracker)]
         if not asks_to_change_consent(ctx.latest_text, granted=self.granted):
             rendered = render(ctx.responses, self.confirm_response, kind=KIND_NAMES[kind])
             question = Question("confirm_consent", context={"intent": self.intent, "kind": kind})
@@ -87,6 +97,22 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
                 *ask(dispatcher, text=rendered.text, buttons=rendered.buttons, question=question),
             ]
         return [SlotSet("outreach_kind", None), *self.set_kind(session, ctx, dispatcher, kind)]
+
+    def already(self, session: Session, ctx: ActionContext, kind: str) -> bool:
+        """Whether every kind asked for is already as the customer wants it."""
+        profile = get_profile(session=session, customer_id=customer_id_of(ctx))
+        kinds = OUTREACH_KINDS if kind == "all" else (kind,)
+        return profile is not None and all(consent_granted(profile.consents, k) == self.granted for k in kinds)
+
+    def ask_other_kind(self, ctx: ActionContext, dispatcher: CollectingDispatcher, tracker: Tracker) -> Events:
+        """The "which messages?" question the last turn asked for the other way round, once more."""
+        asked = Question.from_slot(set_in_last_turn(tracker, PENDING_SLOT))
+        if asked is None or asked.kind != "choose_kind" or asked.context.get("intent") == self.intent:
+            return []
+        other = str(asked.context.get("intent"))
+        response = "utter_ask_opt_out_kind" if other == "opt_out" else "utter_ask_opt_in_kind"
+        rendered = render(ctx.responses, response)
+        return ask(dispatcher, text=rendered.text, buttons=kind_buttons(other), question=asked)
 
     def set_kind(self, session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, kind: str) -> Events:
         """Consent changes now: "stop" said plainly never needs a second message."""

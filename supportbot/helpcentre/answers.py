@@ -51,6 +51,14 @@ _HOW_TO_CUE = re.compile(
 )
 """Question forms that ask how something works or what the rules are ("how do I ...", "can I
 ...", "is there ...", "do you ...", "what happens if ..."), whatever the topic."""
+_REQUEST = re.compile(
+    r"(?:(?:actually|ok|okay|oh|but|and|wait|hmm|no)[,.!]?\s+)*"
+    r"(?:(?:can|could)\s+(?:you|u)|please|pls|plz|go ahead|keep|stop|send|cancel|renew|switch|change|turn|give|"
+    r"update|set|remove|delete|add|make|unsubscribe|resume|pause)\b",
+    re.IGNORECASE,
+)
+"""A request to the assistant ("can you renew it now", "actually keep the renewal reminders"): no
+bare topic."""
 _PERSONAL = re.compile(r"\b(?:i|i'm|im|i'd|i've|i'll|me|my|mine|we|we're|our|ours|us)\b", re.IGNORECASE)
 
 
@@ -74,7 +82,7 @@ def asks_how_or_policy(text: str) -> bool:
         return False
     if _HOW_TO_CUE.search(words):
         return True
-    return _PERSONAL.search(words) is None and len(words.split()) >= 2
+    return _PERSONAL.search(words) is None and _REQUEST.match(words) is None and len(words.split()) >= 2
 
 
 _CLAUSE_BREAK = re.compile(

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from supportbot.store.models import Customer, Order, OrderItem, Subscription, SupportInteraction, utcnow
+from supportbot.store.models import Consent, Customer, Order, OrderItem, Subscription, SupportInteraction, utcnow
 from tests.conftest import Stack, texts
 from tests.e2e.dialogue_chat import Chat, customers
 
@@ -297,7 +297,11 @@ def test_upgrade_asks_about_the_one_upgrade_and_two_plans_are_compared(stack: St
     with stack.sessions() as session:
         customer_id = session.scalars(
             select(Subscription.customer_id)
-            .where(Subscription.customer_id.in_(customers[30:]), Subscription.plan_code == "pro")
+            .where(
+                Subscription.customer_id.in_(customers[43:]),  # none of them used by another test
+                Subscription.plan_code == "pro",
+                Subscription.status == "active",
+            )
             .order_by(Subscription.customer_id)
         ).first()
     assert customer_id is not None, "the test store has a Pro customer among these"
@@ -316,3 +320,42 @@ def test_upgrade_asks_about_the_one_upgrade_and_two_plans_are_compared(stack: St
     which = chat.messages("ok do it")
     assert texts(which).startswith("Which one?") and len(which[-1]["buttons"]) == 3
     assert chat.account() == before and [status for _, status in chat.requests()] == ["declined", "declined"]
+
+
+def test_what_a_pending_renewal_costs_is_its_terms_and_a_request_is_no_help_topic(
+    stack: Stack, customers: list[str]
+) -> None:
+    """make run: "can you renew it now" → the help centre's auto-renew passage before the renewal
+    question; "wait, how much will it cost?" → the list of other plans."""
+    chat = Chat(stack, customers[41])
+    before = chat.account()
+    renew = chat.say("can you renew it now")
+    assert "Renew your" in renew and "From the help centre" not in renew
+    cost = chat.say("wait, how much will it cost?")
+    assert cost.startswith("Here's what it would cost") and "Renew your" in cost and "Your options" not in cost
+    chat.say("no")
+    assert chat.account() == before
+    assert [status for _, status in chat.requests()] == ["expired", "declined"]
+
+
+def test_keeping_messages_that_are_on_changes_nothing_and_the_question_stays_open(
+    stack: Stack, customers: list[str]
+) -> None:
+    """make run: "i want to stop getting emails from you" → "Which messages should I stop?" →
+    "actually keep the renewal reminders" → a help passage and "Shall I send you renewal reminders
+    again?", though they were on."""
+    chat = Chat(stack, customers[42])
+    with stack.sessions() as session:
+        session.execute(Consent.__table__.delete().where(Consent.customer_id == chat.customer_id))  # type: ignore[attr-defined]
+        session.commit()
+    assert "Which messages should I stop?" in chat.say("i want to stop getting emails from you")
+    kept = chat.messages("actually keep the renewal reminders")
+    text = texts(kept)
+    assert "You get renewal reminders already" in text and "From the help centre" not in text
+    assert text.endswith("Which messages should I stop?") and len(kept[-1]["buttons"]) == 6
+    assert "no more usage tips" in chat.say("usage tips")
+    with stack.sessions() as session:
+        consents = {
+            c.kind: c.granted for c in session.scalars(select(Consent).where(Consent.customer_id == chat.customer_id))
+        }
+    assert consents == {"tips": False}

@@ -125,6 +125,9 @@ def test_account_cues(question: str, own: bool) -> None:
         ("returns policy for accessories", True),
         ("gift wrapping", True),  # a bare topic names no one: it is a question about the shop
         ("stop my subscription", False),
+        ("can you renew it now", False),  # a request to the assistant names no one, yet is no topic
+        ("please renew it", False),
+        ("actually keep the renewal reminders", False),
         ("I want to switch to a cheaper plan", False),
         ("when does my plan renew", False),
         ("what's my plan", False),
