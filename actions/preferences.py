@@ -86,7 +86,7 @@ class _ConsentAction(QuotesHelpCentre, StoreAction):
             # question it answered ("Which messages should I stop?") is still open
             dispatcher.utter_message(
                 response="utter_consent_already_on" if self.granted else "utter_consent_already_off",
-                kind=KIND_NAMES[kind],
+                kind="proactive messages" if kind == "all" else KIND_NAMES[kind],
             )
             return [SlotSet("outreach_kind", None), *self.ask_other_kind(ctx, dispatcher, tracker)]
         if not asks_to_change_consent(ctx.latest_text, granted=self.granted):

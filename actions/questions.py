@@ -170,6 +170,14 @@ def says_cancel(text: str) -> bool:
     return _CANCEL.search(said) is not None and _KEEP.search(said) is None
 
 
+def plain_yes_or_no(text: str) -> str | None:
+    """``affirm`` or ``deny`` for a reply that is a yes or no word alone ("yep", "sí", "nein")."""
+    said = words(text)
+    if len(said) != 1 or said[0] not in ("yes", "no"):
+        return None
+    return "affirm" if said[0] == "yes" else "deny"
+
+
 def leading_yes_or_no(text: str) -> str | None:
     """``affirm`` or ``deny`` for a reply of several words that opens with a plain yes or no."""
     said = words(text)
@@ -199,6 +207,9 @@ def answer_to(question: Question, tracker: Tracker, *, corrects: Corrector | Non
     if corrects is not None and corrects(question, tracker):
         return CORRECTION
     intent, confidence = latest_intent(tracker)
+    if (plain := plain_yes_or_no(text)) is not None:
+        # "sí" or "nein" alone, which the classifier was never taught: the yes or no it is
+        intent, confidence = plain, 1.0
     lead = leading_yes_or_no(text) if str(question.context.get("family") or question.kind) in LEADING_ANSWERS else None
     if lead is not None and (wanted_button := button_for_intent(buttons, intent_answers(question).get(lead, ""))):
         return wanted_button.payload

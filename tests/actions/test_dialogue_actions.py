@@ -204,12 +204,12 @@ async def test_the_offer_expires_when_the_customer_moves_on_and_a_later_yes_acce
 async def test_a_yes_after_a_question_asks_the_interrupted_change_again_and_only_a_yes_to_that_changes_it(
     store: sessionmaker[Session],
 ) -> None:
-    """make run: "upgrade me to business" → "what's the price difference?" (the plan options) →
+    """make run: "upgrade me to business" → "what other plans are there?" (the plan options) →
     "ok do it" answered "I'm not sure what that's a yes to"."""
     chat = Chat()
     await _validate(chat, "upgrade me to business", "change_plan", plan="business")
     asked = await chat.run(ActionChangePlan())
-    await _validate(chat, "what's the price difference?", "ask_plan_options")
+    await _validate(chat, "what other plans are there?", "ask_plan_options")
     assert chat.slots[INTERRUPTED_SLOT]
     await chat.run(ActionPlanOptions())  # a list of plans: a question of its own, which "ok do it" does not answer
     events = await _validate(chat, "ok do it", "affirm")
@@ -225,6 +225,20 @@ async def test_a_yes_after_a_question_asks_the_interrupted_change_again_and_only
     assert subscription(store).plan_code == "pro" and not chat.slots[INTERRUPTED_SLOT]
     done = await answer(chat, "yes", "affirm")
     assert texts(done) == "utter_plan_changed" and subscription(store).plan_code == "business"
+
+
+async def test_what_a_waiting_change_costs_is_its_terms_again(store: sessionmaker[Session]) -> None:
+    """make run: "upgrade me to business" → "what's the price difference?" → the plan options, and
+    the switch waiting for a yes was out of sight."""
+    chat = Chat()
+    await _validate(chat, "upgrade me to business", "change_plan", plan="business")
+    asked = await chat.run(ActionChangePlan())
+    await _validate(chat, "what's the price difference?", "ask_plan_options")
+    terms = await chat.run(ActionPlanOptions())
+    assert terms[0]["response"] == "utter_terms_cost" and terms[1]["text"] == asked[0]["text"]
+    done = await answer(chat, "ok do it", "affirm")
+    assert texts(done) == "utter_plan_changed" and subscription(store).plan_code == "business"
+    assert [r.status for r in requests(store)] == ["expired", "confirmed"]
 
 
 async def test_a_request_or_a_second_message_forgets_the_interrupted_change(store: sessionmaker[Session]) -> None:
@@ -337,10 +351,16 @@ async def test_a_yes_to_the_opt_out_question_stops_that_kind(store: sessionmaker
 async def test_not_getting_tips_is_not_taken_as_asking_for_them(store: sessionmaker[Session]) -> None:
     chat = Chat()
     await _validate(chat, "i'm not getting my tips", "opt_in")
+    on = await chat.run(ActionOptIn())  # no row: the business default, granted
+    assert on[0]["response"] == "utter_consent_already_on"
+    with store.begin() as session:
+        session.add(Consent(customer_id="C1", kind="tips", granted=False, source="chat"))
+    await _validate(chat, "i'm not getting my tips", "opt_in")
     ask = await chat.run(ActionOptIn())
     assert ask[0]["text"] == "Shall I send you usage tips again?"
     with store() as session:
-        assert session.get(Consent, ("C1", "tips")) is None
+        consent = session.get(Consent, ("C1", "tips"))
+        assert consent is not None and consent.granted is False
 
 
 @pytest.mark.parametrize("text", ["stop sending me tips", "no more tips please", "I don't want tips"])

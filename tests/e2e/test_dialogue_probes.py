@@ -218,7 +218,7 @@ def test_a_question_right_after_a_report_is_answered_not_added_to_it(stack: Stac
     assert "added that to" not in fix
     again = chat.say("what should I do?")
     assert f"{ticket} is with our support team" in again and "Here's what I can do" not in again
-    assert "to take over" in chat.say("yes")  # the offer made with the next steps
+    assert "to take over" in chat.say("sí")  # the offer made with the next steps; a yes however typed
     with stack.sessions() as session:
         summary = session.scalars(
             select(SupportInteraction.summary).where(
@@ -351,7 +351,7 @@ def test_keeping_messages_that_are_on_changes_nothing_and_the_question_stays_ope
     assert "Which messages should I stop?" in chat.say("i want to stop getting emails from you")
     kept = chat.messages("actually keep the renewal reminders")
     text = texts(kept)
-    assert "You get renewal reminders already" in text and "From the help centre" not in text
+    assert "Your renewal reminders are switched on already" in text and "From the help centre" not in text
     assert text.endswith("Which messages should I stop?") and len(kept[-1]["buttons"]) == 6
     assert "no more usage tips" in chat.say("usage tips")
     with stack.sessions() as session:
