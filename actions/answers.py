@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
 from actions.cancellation import ask_to_confirm_cancellation
-from actions.changes import apply
+from actions.changes import apply, ask_profile_change
 from actions.context import ActionContext
 from actions.loyalty import ask_redemption
 from actions.orders import tell_order_status
 from actions.plans import ask_plan_change
 from actions.preferences import CHANGED_SLOT, ActionOptIn, ActionOptOut
-from actions.profile_form import ask_profile_change, corrected_value
+from actions.profile_form import corrected_value
 from actions.questions import ANSWER_SLOT, CORRECTION, KEEP, Question, forget, pending
 from actions.support import answer_email_follow_up as email_follow_up
 from actions.support import answer_withdraw_handoff as withdraw_handoff

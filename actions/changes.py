@@ -170,3 +170,19 @@ def tell_done(dispatcher: CollectingDispatcher, applied: Applied, *, today: dt.d
         dispatcher.utter_message(response="utter_unlinked")
     elif applied.kind == "referral":
         dispatcher.utter_message(response="utter_referral_recorded", reward=facts["reward"])
+
+
+def ask_profile_change(
+    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, field: str, value: str
+) -> Events:
+    """ "Change your birthday to 14 March 1990?", recorded with its answer buttons."""
+    return ask_to_confirm(
+        session=session,
+        ctx=ctx,
+        dispatcher=dispatcher,
+        kind="profile_update",
+        parameters={"field": field, "value": value},
+        response="utter_confirm_profile_update",
+        variables={"field": PROFILE_FIELD_NAMES[field], "value": profile_value(field, value)},
+        context={"field": field, "value": value},
+    )

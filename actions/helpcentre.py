@@ -9,6 +9,7 @@ visitors: help articles are public. It reads no slot and sets none.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction
+from actions.changes import ask_profile_change
 from actions.context import ActionContext
 from actions.follow_up import points_back, with_topic
 from actions.form_flow import is_question
@@ -35,6 +37,8 @@ from supportbot.helpcentre.gaps import record_answer
 from supportbot.helpcentre.index import HelpIndexError
 from supportbot.language import NAMES as LANGUAGE_NAMES
 from supportbot.language import ONLY_ENGLISH, foreign_language
+from supportbot.parsing import find_time_zone
+from supportbot.store.repo import get_profile
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +99,28 @@ def unplaced(
     terms = ask_again(session, ctx, dispatcher, tracker, lead="utter_terms_again")
     if terms is not None:
         return terms
+    if (moved := new_time_zone(session, ctx, question)) is not None:
+        # "I moved to London": the time zone it implies, as a question to say yes to
+        return ask_profile_change(session, ctx, dispatcher, "time_zone", moved)
     if (language := foreign_language(question)) is not None:
         return not_english(dispatcher, language)
     return fallback_reply(dispatcher, response)
+
+
+_MOVED = re.compile(
+    r"\b(?:i|we)(?:'ve|'m|'re| have| am| are| just| now)*\s+(?:moved|relocated|live|living|based|staying|in)\b",
+    re.IGNORECASE,
+)
+
+
+def new_time_zone(session: Session, ctx: ActionContext, text: str) -> str | None:
+    """The time zone of the place a signed-in customer says they now live in ("I moved to London",
+    "I live in Tokyo now"), when it is not the one on file; None otherwise."""
+    if ctx.customer_id is None or _MOVED.search(text.replace("\u2019", "'")) is None:
+        return None
+    zone = find_time_zone(text)
+    profile = get_profile(session=session, customer_id=ctx.customer_id) if zone else None
+    return zone if profile is not None and profile.time_zone != zone else None
 
 
 def not_english(dispatcher: CollectingDispatcher, language: str) -> Events:

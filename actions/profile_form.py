@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from actions import runtime
 from actions.base import Events, StoreAction
-from actions.changes import ask_to_confirm
+from actions.changes import ask_profile_change
 from actions.context import ActionContext, resolve_customer
 from actions.form_flow import (
     DROPPED,
@@ -47,7 +47,7 @@ from actions.questions import Question, ask, latest_intent, latest_text
 from actions.wording import render
 from supportbot.errors import InvalidRequestError
 from supportbot.form_replies import strip_correction
-from supportbot.formatting import PROFILE_FIELD_NAMES, profile_value
+from supportbot.formatting import PROFILE_FIELD_NAMES
 from supportbot.parsing import (
     BirthdayParts,
     find_birthday,
@@ -359,19 +359,3 @@ class ActionSubmitProfileUpdate(QuotesHelpCentre, StoreAction):
 
     def failure_events(self, tracker: Tracker) -> Events:
         return self.anonymous_events(tracker)
-
-
-def ask_profile_change(
-    session: Session, ctx: ActionContext, dispatcher: CollectingDispatcher, field: str, value: str
-) -> Events:
-    """ "Change your birthday to 14 March 1990?", recorded with its answer buttons."""
-    return ask_to_confirm(
-        session=session,
-        ctx=ctx,
-        dispatcher=dispatcher,
-        kind="profile_update",
-        parameters={"field": field, "value": value},
-        response="utter_confirm_profile_update",
-        variables={"field": FIELD_NAMES[field], "value": profile_value(field, value)},
-        context={"field": field, "value": value},
-    )

@@ -359,3 +359,19 @@ def test_keeping_messages_that_are_on_changes_nothing_and_the_question_stays_ope
             c.kind: c.granted for c in session.scalars(select(Consent).where(Consent.customer_id == chat.customer_id))
         }
     assert consents == {"tips": False}
+
+
+def test_a_move_to_another_city_offers_its_time_zone(stack: Stack, customers: list[str]) -> None:
+    """make run: "I moved to London" → "Sorry, I'm not sure I understood that"."""
+    chat = Chat(stack, customers[36])
+    with stack.sessions() as session:
+        customer = session.get(Customer, chat.customer_id)
+        assert customer is not None
+        customer.time_zone = "America/New_York"
+        session.commit()
+    assert "Change your time zone to Europe/London?" in chat.say("I moved to London")
+    assert "Europe/London" in chat.say("yes")
+    with stack.sessions() as session:
+        customer = session.get(Customer, chat.customer_id)
+        assert customer is not None and customer.time_zone == "Europe/London"
+    assert "Change your time zone" not in chat.say("I live in London")  # nothing to change
