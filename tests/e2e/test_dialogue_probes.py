@@ -34,6 +34,8 @@ def test_asking_what_is_on_file_shows_it_and_changes_nothing(stack: Stack, custo
     text = texts(reply)
     assert f"Email: {email}" in text and "What's the new" not in text
     assert [b["title"] for b in reply[-1]["buttons"]] == ["Change my contact details", "Stop some messages"]
+    birthday = chat.say("what's my birthday on file?")  # the one on file, not why we ask for it
+    assert "• Birthday:" in birthday and "help/articles/your-details" not in birthday
     messages = chat.say("which messages do you send me?")
     assert "Messages we may send you:" in messages and "Which messages should I stop?" not in messages
     ours = chat.say("what's your phone number?")  # Lumen's, not the one on file
