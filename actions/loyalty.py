@@ -63,7 +63,9 @@ class ActionLoyalty(QuotesHelpCentre, StoreAction):
         rewards = loyalty_rewards(session=session)
         can_have = affordable(rewards, points=loyalty.points, tier=loyalty.tier)
         if can_have:
-            rewards_text = "You can redeem: " + "; ".join(f"{r.name} ({r.points_cost:,} pts)" for r in can_have[-3:])
+            # every reward within reach, as "Which reward would you like?" lists them: a shorter list
+            # here would contradict that one
+            rewards_text = "You can redeem: " + "; ".join(f"{r.name} ({r.points_cost:,} pts)" for r in can_have)
         else:
             cheapest = min(rewards, key=lambda r: r.points_cost, default=None)
             rewards_text = (

@@ -10,7 +10,16 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from supportbot.store.models import Consent, Customer, Order, OrderItem, Subscription, SupportInteraction, utcnow
+from supportbot.store.models import (
+    Consent,
+    Customer,
+    LoyaltyAccount,
+    Order,
+    OrderItem,
+    Subscription,
+    SupportInteraction,
+    utcnow,
+)
 from tests.conftest import Stack, texts
 from tests.e2e.dialogue_chat import Chat, customers
 
@@ -377,3 +386,19 @@ def test_a_move_to_another_city_offers_its_time_zone(stack: Stack, customers: li
         customer = session.get(Customer, chat.customer_id)
         assert customer is not None and customer.time_zone == "Europe/London"
     assert "Change your time zone" not in chat.say("I live in London")  # nothing to change
+
+
+def test_the_points_answer_lists_the_same_rewards_as_the_redeem_question(stack: Stack, customers: list[str]) -> None:
+    """make run (4,772 points): "I want to redeem my points" → six rewards to choose from; "what can
+    I get?" → "You can redeem:" and only the three dearest of them."""
+    chat = Chat(stack, customers[35])
+    with stack.sessions() as session:
+        account = session.get(LoyaltyAccount, chat.customer_id)
+        assert account is not None
+        account.points = 100_000  # every reward within reach, for any tier
+        session.commit()
+    offered = chat.messages("I want to redeem my points")
+    titles = [b["title"] for b in offered[-1]["buttons"]]
+    assert len(titles) > 3
+    listed = chat.say("how many loyalty points do I have?")
+    assert all(title in listed for title in titles)
