@@ -134,6 +134,28 @@ def nth_button(text: str, buttons: Sequence[Button]) -> Button | None:
     return choices[index] if index < len(choices) else None
 
 
+_BY_COST = re.compile(
+    r"^(?:the\s+)?(?P<which>cheapest|least expensive|smallest|most expensive|priciest|dearest|biggest)"
+    r"(?:\s+(?:one|option|reward|choice))?(?:\s+please)?$",
+    re.IGNORECASE,
+)
+_COST = re.compile(r"(?:\$\s?)?(\d[\d,]*(?:\.\d+)?)\s*(?:pts|points)?\)?$", re.IGNORECASE)
+
+
+def button_by_cost(text: str, buttons: Sequence[Button]) -> Button | None:
+    """ "the cheapest one" / "the most expensive one" among buttons whose titles end in a cost
+    ("Stylus tips (6-pack) (400 pts)"); None when the text says neither or a title has no cost."""
+    match = _BY_COST.match(text.strip().rstrip("?!."))
+    choices = [b for b in buttons if b.payload]
+    costs = [_COST.search(b.title) for b in choices]
+    if match is None or not choices or any(c is None for c in costs):
+        return None
+    values = [float(c.group(1).replace(",", "")) for c in costs if c is not None]
+    low = match.group("which").lower() in ("cheapest", "least expensive", "smallest")
+    pick = values.index(min(values) if low else max(values))
+    return choices[pick]
+
+
 def match_button(text: str, buttons: Sequence[Button]) -> Button | None:
     """The button ``text`` taps or names (by its words, or by its place: "the second one"), or None
     when it names none (or more than one)."""
@@ -143,7 +165,7 @@ def match_button(text: str, buttons: Sequence[Button]) -> Button | None:
     for button in buttons:
         if stripped == button.payload:
             return button
-    if (by_place := nth_button(stripped, buttons)) is not None:
+    if (by_place := nth_button(stripped, buttons) or button_by_cost(stripped, buttons)) is not None:
         return by_place
     typed = content_words(stripped)
     titles = [content_words(b.title) for b in buttons]

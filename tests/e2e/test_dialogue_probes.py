@@ -400,5 +400,10 @@ def test_the_points_answer_lists_the_same_rewards_as_the_redeem_question(stack: 
     offered = chat.messages("I want to redeem my points")
     titles = [b["title"] for b in offered[-1]["buttons"]]
     assert len(titles) > 3
+    costs = {title: int(title.rsplit("(", 1)[1].split()[0].replace(",", "")) for title in titles}
+    cheapest = min(costs, key=costs.__getitem__).rsplit(" (", 1)[0]
+    assert cheapest in chat.say("the cheapest one")  # its confirmation, by the cost on the buttons
+    assert chat.account().points == 100_000
+    chat.say("no")
     listed = chat.say("how many loyalty points do I have?")
     assert all(title in listed for title in titles)

@@ -246,3 +246,29 @@ def test_a_button_is_named_by_its_place(typed: str, index: int) -> None:
 @pytest.mark.parametrize("typed", ["the fourth one", "option 9", "the second order of business", "one"])
 def test_a_place_with_no_button_names_none(typed: str) -> None:
     assert match_button(typed, ORDERS) is None
+
+
+REWARD_BUTTONS = [
+    Button("Lumen sticker pack (150 pts)", '/redeem_points{"reward": "stickers"}'),
+    Button("Stylus tips (6-pack) (400 pts)", '/redeem_points{"reward": "stylus_tips"}'),
+    Button("Lumen Stand (2,000 pts)", '/redeem_points{"reward": "stand"}'),
+]
+
+
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    [
+        ("the cheapest one", "Lumen sticker pack (150 pts)"),
+        ("cheapest?", "Lumen sticker pack (150 pts)"),
+        ("the most expensive one", "Lumen Stand (2,000 pts)"),
+        ("the biggest reward please", "Lumen Stand (2,000 pts)"),
+    ],
+)
+def test_the_cheapest_or_dearest_button_is_chosen_by_the_cost_in_its_title(typed: str, title: str) -> None:
+    button = match_button(typed, REWARD_BUTTONS)
+    assert button is not None and button.title == title
+
+
+def test_buttons_without_a_cost_are_not_chosen_by_cost() -> None:
+    plans = [Button("Switch to Starter", "/change_plan"), Button("Upgrade to Pro", "/change_plan")]
+    assert match_button("the cheapest one", plans) is None  # the plan flow names the cheapest itself
