@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from supportbot.store.dialogue_models import AccountChangeRequest
-from supportbot.store.models import Customer, LoyaltyAccount, Subscription, SupportInteraction
+from supportbot.store.models import Consent, Customer, LoyaltyAccount, Subscription, SupportInteraction
 from tests.conftest import Stack, texts
 
 
@@ -64,6 +64,12 @@ class Chat:
                 points=loyalty.points if loyalty else None,
                 interactions=tuple(kinds),
             )
+
+    def consents_default(self) -> None:
+        """Every kind of message back to the business default (granted), whatever earlier tests did."""
+        with self.stack.sessions() as session:
+            session.execute(delete(Consent).where(Consent.customer_id == self.customer_id))
+            session.commit()
 
     def requests(self) -> list[tuple[str, str]]:
         with self.stack.sessions() as session:

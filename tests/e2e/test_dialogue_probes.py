@@ -356,9 +356,7 @@ def test_keeping_messages_that_are_on_changes_nothing_and_the_question_stays_ope
     "actually keep the renewal reminders" → a help passage and "Shall I send you renewal reminders
     again?", though they were on."""
     chat = Chat(stack, customers[42])
-    with stack.sessions() as session:
-        session.execute(Consent.__table__.delete().where(Consent.customer_id == chat.customer_id))  # type: ignore[attr-defined]
-        session.commit()
+    chat.consents_default()
     assert "Which messages should I stop?" in chat.say("i want to stop getting emails from you")
     kept = chat.messages("actually keep the renewal reminders")
     text = texts(kept)
@@ -395,7 +393,7 @@ def test_the_points_answer_lists_the_same_rewards_as_the_redeem_question(stack: 
     with stack.sessions() as session:
         account = session.get(LoyaltyAccount, chat.customer_id)
         assert account is not None
-        account.points = 100_000  # every reward within reach, for any tier
+        account.points, account.tier = 100_000, "platinum"  # every reward within reach
         session.commit()
     offered = chat.messages("I want to redeem my points")
     titles = [b["title"] for b in offered[-1]["buttons"]]

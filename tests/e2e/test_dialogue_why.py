@@ -79,6 +79,7 @@ def test_a_later_unrelated_yes_does_not_accept_an_old_offer(stack: Stack, custom
 
 def test_the_birthday_form_lets_go_and_uses_a_date_given_up_front(stack: Stack, customers: list[str]) -> None:
     chat = Chat(stack, customers[3])
+    chat.consents_default()  # tips on, so that stopping them is a change
     before = chat.account()
     assert "which year" in chat.say("my birthday is march 3")
     reply = chat.say("stop sending me tips")
@@ -320,6 +321,7 @@ def test_never_mind_right_after_an_opt_out_does_not_claim_nothing_changed(stack:
             return None if consent is None else consent.granted
 
     chat = Chat(stack, customers[14])
+    chat.consents_default()  # tips on, so that stopping them is a change
     assert "no more usage tips" in chat.say("stop sending me tips")
     assert tips() is False
     undo = chat.say("actually wait, keep them")
