@@ -163,7 +163,9 @@ class ScaledStack:
             [
                 *(str(rasa_executable().parent / "python"), "-m", "bot.server", "run", "--enable-api"),
                 *("--interface", "127.0.0.1"),  # Rasa's default is every interface; nginx is the way in
-                *("--auth-token", self.secrets.api_token, "--port", str(port), "--model", str(self.model)),
+                # one argument: a random token may start with "-", which argparse would take for an option
+                f"--auth-token={self.secrets.api_token}",
+                *("--port", str(port), "--model", str(self.model)),
                 *("--endpoints", str(ENDPOINTS), "--credentials", str(ROOT / "credentials.yml")),
             ],
             env=self.env(),
